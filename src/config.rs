@@ -1,0 +1,148 @@
+//! [`Settings`] from the environment. Names are Rocket.Chat's own where it has one (`MONGO_URL`,
+//! `BIND_IP`, `PORT`); a bad value stops start-up with a message that names the variable.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+pub const DEFAULT_MONGO_URL: &str = "mongodb://127.0.0.1:27017/rocketchat";
+const DEFAULT_BIND_IP: &str = "0.0.0.0";
+const DEFAULT_PORT: u16 = 3000;
+const DEFAULT_QUERY_TIMEOUT_MS: u64 = 10_000;
+
+#[derive(Clone)]
+pub struct Settings {
+    /// `BIND_IP` and `PORT`: where to listen (default `0.0.0.0:3000`; port 0 picks a free one).
+    pub bind_addr: SocketAddr,
+    /// `MONGO_URL`: Rocket.Chat's database; driver options may go in its query string.
+    pub mongo_url: String,
+    /// The database to read; `None` means the one named in `MONGO_URL`.
+    pub database: Option<String>,
+    /// `QUERY_TIMEOUT_MS`: `maxTimeMS` of every database call, and the server selection and connect
+    /// timeouts unless `MONGO_URL` sets them (default 10000).
+    pub query_timeout: Duration,
+}
+
+// By hand: `MONGO_URL` may hold a password.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("bind_addr", &self.bind_addr)
+            .field("database", &self.database)
+            .field("query_timeout", &self.query_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a map in tests). Empty counts as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let bad = |var: &'static str, reason: &str| ConfigError {
+            var,
+            reason: reason.to_owned(),
+        };
+        let ip: IpAddr = get("BIND_IP")
+            .unwrap_or_else(|| DEFAULT_BIND_IP.to_owned())
+            .trim()
+            .parse()
+            .map_err(|_| bad("BIND_IP", "must be an IP address such as 0.0.0.0 or ::"))?;
+        let port: u16 = match get("PORT") {
+            Some(p) => p
+                .trim()
+                .parse()
+                .map_err(|_| bad("PORT", "must be a port number (0-65535)"))?,
+            None => DEFAULT_PORT,
+        };
+        let mongo_url = get("MONGO_URL").unwrap_or_else(|| DEFAULT_MONGO_URL.to_owned());
+        if !(mongo_url.starts_with("mongodb://") || mongo_url.starts_with("mongodb+srv://")) {
+            return Err(bad(
+                "MONGO_URL",
+                "must start with mongodb:// or mongodb+srv://",
+            ));
+        }
+        let timeout_ms: u64 = match get("QUERY_TIMEOUT_MS") {
+            Some(t) => t.trim().parse().ok().filter(|&t| t > 0).ok_or_else(|| {
+                bad(
+                    "QUERY_TIMEOUT_MS",
+                    "must be a positive number of milliseconds",
+                )
+            })?,
+            None => DEFAULT_QUERY_TIMEOUT_MS,
+        };
+        Ok(Settings {
+            bind_addr: SocketAddr::new(ip, port),
+            mongo_url,
+            database: None,
+            query_timeout: Duration::from_millis(timeout_ms),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.bind_addr, "0.0.0.0:3000".parse().unwrap());
+        assert_eq!(s.mongo_url, DEFAULT_MONGO_URL);
+        assert_eq!(s.query_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn variables_are_read() {
+        let s = settings(&[
+            ("BIND_IP", "127.0.0.1"),
+            ("PORT", "8080"),
+            ("MONGO_URL", "mongodb://db:27017/rc?replicaSet=rs0"),
+            ("QUERY_TIMEOUT_MS", "2500"),
+        ])
+        .unwrap();
+        assert_eq!(s.bind_addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(s.mongo_url, "mongodb://db:27017/rc?replicaSet=rs0");
+        assert_eq!(s.query_timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("PORT", "http"),
+            ("PORT", "70000"),
+            ("BIND_IP", "localhost:3000"),
+            ("MONGO_URL", "postgres://x"),
+            ("QUERY_TIMEOUT_MS", "0"),
+            ("QUERY_TIMEOUT_MS", "10s"),
+        ] {
+            let err = settings(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(err.to_string().starts_with(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_the_mongo_url() {
+        let s = settings(&[("MONGO_URL", "mongodb://user:secret@db/rc")]).unwrap();
+        assert!(!format!("{s:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,233 @@
+//! [`ApiError`]: every failure a request can end in, and the one place that picks its status and body.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use mongodb::error::ErrorKind;
+use serde::Serialize;
+
+use crate::rooms::ParamError;
+
+/// Server error codes that mean "the database cannot answer now" rather than "the request is wrong":
+/// MaxTimeMSExpired, ExceededTimeLimit, NetworkTimeout, HostUnreachable, HostNotFound, shutdown and
+/// primary step-down/recovering states.
+const UNAVAILABLE_CODES: [i32; 12] = [
+    50, 262, 89, 6, 7, 91, 189, 11600, 11602, 13436, 10107, 13435,
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401 `{"success":false,"error":"You must be logged in to do this.","status":"error","message":"You must be logged in to do this."}`
+    #[error("You must be logged in to do this.")]
+    Unauthorized,
+    /// 403 `{"success":false,"error":"unauthorized"}`
+    #[error("unauthorized")]
+    Forbidden,
+    /// 400 `{"success":false,"error":<message>}`, or for `sort`/`fields` Rocket.Chat's
+    /// `parseJsonQuery` body with `errorType` and `details`.
+    #[error(transparent)]
+    InvalidParams(#[from] ParamError),
+    /// 503 `{"success":false,"error":"The database is unavailable"}`: unreachable or timed out.
+    #[error("database unavailable")]
+    DatabaseUnavailable(#[source] mongodb::error::Error),
+    /// 500 `{"success":false,"error":"Internal server error"}`.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// 404 `{"success":false,"error":"Not found"}`
+    #[error("Not found")]
+    NotFound,
+    /// 405 `{"success":false,"error":"Method not allowed"}`
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+}
+
+impl From<mongodb::error::Error> for ApiError {
+    fn from(err: mongodb::error::Error) -> Self {
+        let unavailable = match err.kind.as_ref() {
+            ErrorKind::Io(_)
+            | ErrorKind::ServerSelection { .. }
+            | ErrorKind::ConnectionPoolCleared { .. }
+            | ErrorKind::DnsResolve { .. }
+            | ErrorKind::Authentication { .. }
+            | ErrorKind::Shutdown => true,
+            ErrorKind::Command(cmd) => UNAVAILABLE_CODES.contains(&cmd.code),
+            _ => false,
+        };
+        if unavailable {
+            ApiError::DatabaseUnavailable(err)
+        } else {
+            ApiError::Internal(Box::new(err))
+        }
+    }
+}
+
+impl From<mongodb::bson::raw::Error> for ApiError {
+    fn from(err: mongodb::bson::raw::Error) -> Self {
+        ApiError::Internal(Box::new(err))
+    }
+}
+
+#[derive(Serialize)]
+struct Failure<'a> {
+    success: bool,
+    error: &'a str,
+}
+
+#[derive(Serialize)]
+struct LoginRequired {
+    success: bool,
+    error: &'static str,
+    status: &'static str,
+    message: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonQueryFailure<'a> {
+    success: bool,
+    error: &'a str,
+    error_type: &'static str,
+    details: JsonQueryDetails,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonQueryDetails {
+    helper_method: &'static str,
+}
+
+/// Writes the full error chain, so the log says why (never reaches the client).
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::InvalidParams(_) => StatusCode::BAD_REQUEST,
+            ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            log::error!("{}", chain(self));
+        } else {
+            log::debug!("rejected: {self}");
+        }
+        let body = match self {
+            ApiError::Unauthorized => {
+                let message = "You must be logged in to do this.";
+                serde_json::to_vec(&LoginRequired {
+                    success: false,
+                    error: message,
+                    status: "error",
+                    message,
+                })
+            }
+            ApiError::InvalidParams(err @ ParamError::InvalidJsonQuery { param, .. }) => {
+                let error = err.to_string();
+                serde_json::to_vec(&JsonQueryFailure {
+                    success: false,
+                    error: &error,
+                    error_type: param.error_type(),
+                    details: JsonQueryDetails {
+                        helper_method: "parseJsonQuery",
+                    },
+                })
+            }
+            ApiError::DatabaseUnavailable(_) => serde_json::to_vec(&Failure {
+                success: false,
+                error: "The database is unavailable",
+            }),
+            ApiError::Internal(_) => serde_json::to_vec(&Failure {
+                success: false,
+                error: "Internal server error",
+            }),
+            other => {
+                let error = other.to_string();
+                serde_json::to_vec(&Failure {
+                    success: false,
+                    error: &error,
+                })
+            }
+        };
+        HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rooms::JsonQueryParam;
+    use actix_web::body::MessageBody as _;
+
+    fn body(err: ApiError) -> (u16, String) {
+        let resp = err.error_response();
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().try_into_bytes().unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn unauthorized_has_rocket_chat_login_body() {
+        assert_eq!(
+            body(ApiError::Unauthorized),
+            (401, r#"{"success":false,"error":"You must be logged in to do this.","status":"error","message":"You must be logged in to do this."}"#.into())
+        );
+    }
+
+    #[test]
+    fn forbidden_is_unauthorized_error() {
+        assert_eq!(
+            body(ApiError::Forbidden),
+            (403, r#"{"success":false,"error":"unauthorized"}"#.into())
+        );
+    }
+
+    #[test]
+    fn invalid_sort_has_parse_json_query_body() {
+        let err = ParamError::InvalidJsonQuery {
+            param: JsonQueryParam::Sort,
+            raw: "x\"y".into(),
+        };
+        assert_eq!(
+            body(err.into()),
+            (400, r#"{"success":false,"error":"Invalid sort parameter provided: \"x\"y\" [error-invalid-sort]","errorType":"error-invalid-sort","details":{"helperMethod":"parseJsonQuery"}}"#.into())
+        );
+    }
+
+    #[test]
+    fn database_errors_do_not_leak_driver_text() {
+        let err = mongodb::error::Error::custom("secret host detail");
+        let (status, text) = body(ApiError::from(err));
+        assert_eq!(
+            (status, text.as_str()),
+            (500, r#"{"success":false,"error":"Internal server error"}"#)
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let (status, text) = body(ApiError::from(mongodb::error::Error::from(io)));
+        assert_eq!(
+            (status, text.as_str()),
+            (
+                503,
+                r#"{"success":false,"error":"The database is unavailable"}"#
+            )
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! Loads fixture files into a database: each `<collection>.json` in a folder is a JSON array of
+//! documents in Extended JSON v2 (`{"$date": ...}`, `{"$oid": ...}`, ...), key order kept.
+//! This is the one place the project writes, and only when asked (`livechat-rooms load-fixtures`).
+
+use std::path::{Path, PathBuf};
+
+use mongodb::bson::{Bson, Document};
+use mongodb::Database;
+
+pub use crate::startup::connect;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error("collection {0} already has documents; pass --replace to drop it first")]
+    NotEmpty(String),
+    #[error("database: {0}")]
+    Database(#[from] mongodb::error::Error),
+}
+
+/// Reads one fixture file into documents.
+pub fn read_file(path: &Path) -> Result<Vec<Document>, FixtureError> {
+    let invalid = |reason: String| FixtureError::Invalid {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let serde_json::Value::Array(items) = value else {
+        return Err(invalid("must hold a JSON array of documents".into()));
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match Bson::try_from(item) {
+            Ok(Bson::Document(doc)) => Ok(doc),
+            Ok(_) => Err(invalid(format!("item {i} is not a document"))),
+            Err(e) => Err(invalid(format!("item {i}: {e}"))),
+        })
+        .collect()
+}
+
+/// Loads every `*.json` file of `dir` into the collection named after it, in name order. Refuses a
+/// collection that already has documents unless `replace` is set, which drops it first. Returns
+/// each collection with the number of documents loaded.
+pub async fn load_dir(
+    db: &Database,
+    dir: &Path,
+    replace: bool,
+) -> Result<Vec<(String, usize)>, FixtureError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| FixtureError::Read {
+            path: dir.to_owned(),
+            source,
+        })?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    let mut loaded = Vec::new();
+    for path in files {
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let docs = read_file(&path)?;
+        let collection = db.collection::<Document>(&name);
+        if replace {
+            collection.drop().await?;
+        } else if collection.estimated_document_count().await? > 0 {
+            return Err(FixtureError::NotEmpty(name));
+        }
+        if !docs.is_empty() {
+            collection.insert_many(&docs).await?;
+        }
+        loaded.push((name, docs.len()));
+    }
+    Ok(loaded)
+}

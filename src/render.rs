@@ -1,0 +1,396 @@
+//! BSON → JSON exactly as Rocket.Chat's clients see it: what `JSON.stringify` prints for the value the
+//! Node.js driver returns. Rendering reads the driver's raw documents and writes bytes straight into the
+//! response buffer, so no intermediate `Document` or `serde_json::Value` is ever built.
+//!
+//! | BSON | JSON |
+//! | --- | --- |
+//! | string, boolean, null | as is |
+//! | int32, int64, double | number, JavaScript's formatting (NaN and ±Infinity → `null`) |
+//! | date | `"2019-08-09T20:18:02.350Z"` (`null` outside JavaScript's date range) |
+//! | ObjectId | its hex string |
+//! | Decimal128 | `{"$numberDecimal":"<value>"}` |
+//! | binary | base64 (js-bson's `Binary.toJSON`) |
+//! | timestamp | `{"$timestamp":"<64-bit value>"}` (js-bson's `Timestamp.toJSON`) |
+//! | regex, MinKey, MaxKey | `{}` |
+//! | JavaScript code | `{"code":...}` (with `"scope"` when it has one) |
+//! | symbol | its string |
+//! | DBPointer | `{"$ref":...,"$id":...}` |
+//! | undefined | key omitted (in an array: `null`) |
+
+use base64::Engine as _;
+
+use mongodb::bson::raw::{RawArray, RawBsonRef, RawDbPointerRef, RawDocument};
+use mongodb::bson::{Bson, RawDocumentBuf};
+use std::collections::HashMap;
+
+use crate::rooms::repo::department_id;
+
+/// A value to put under one key of a document while rendering it: in place of the document's own value
+/// under that key if it has one, else appended as its last key (JavaScript's `room.key = value`).
+pub struct Extra<'a> {
+    pub key: &'a str,
+    pub value: &'a RawDocument,
+}
+
+/// The whole response body: `{"rooms":[...],"count":N,"offset":O,"total":T,"success":true}`, each
+/// room with its `department` attached when its `departmentId` names one that exists.
+pub fn rooms_page(
+    rooms: &[RawDocumentBuf],
+    departments: &HashMap<String, RawDocumentBuf>,
+    offset: u64,
+    total: u64,
+) -> Result<Vec<u8>, mongodb::bson::raw::Error> {
+    let size: usize = rooms.iter().map(|r| r.as_bytes().len()).sum();
+    let mut out = Vec::with_capacity(size + size / 4 + 64);
+    out.extend_from_slice(b"{\"rooms\":[");
+    for (i, room) in rooms.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let department = department_id(room).and_then(|id| departments.get(id));
+        let extra = department.map(|dept| Extra {
+            key: "department",
+            value: dept,
+        });
+        document(&mut out, room, extra.as_ref())?;
+    }
+    out.extend_from_slice(b"],\"count\":");
+    out.extend_from_slice(itoa::Buffer::new().format(rooms.len()).as_bytes());
+    out.extend_from_slice(b",\"offset\":");
+    out.extend_from_slice(itoa::Buffer::new().format(offset).as_bytes());
+    out.extend_from_slice(b",\"total\":");
+    out.extend_from_slice(itoa::Buffer::new().format(total).as_bytes());
+    out.extend_from_slice(b",\"success\":true}");
+    Ok(out)
+}
+
+/// Renders one document. Elements that cannot be read (corrupt BSON) are an error, never a panic.
+pub fn document(
+    out: &mut Vec<u8>,
+    doc: &RawDocument,
+    extra: Option<&Extra<'_>>,
+) -> Result<(), mongodb::bson::raw::Error> {
+    out.push(b'{');
+    let mut first = true;
+    let mut extra_done = false;
+    for element in doc {
+        let (key, value) = element?;
+        let value = match extra {
+            Some(extra) if extra.key == key => {
+                extra_done = true;
+                RawBsonRef::Document(extra.value)
+            }
+            _ => value,
+        };
+        if matches!(value, RawBsonRef::Undefined) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        string(out, key);
+        out.push(b':');
+        self::value(out, value)?;
+    }
+    if let Some(extra) = extra.filter(|_| !extra_done) {
+        if !first {
+            out.push(b',');
+        }
+        string(out, extra.key);
+        out.push(b':');
+        document(out, extra.value, None)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+fn array(out: &mut Vec<u8>, arr: &RawArray) -> Result<(), mongodb::bson::raw::Error> {
+    out.push(b'[');
+    for (i, item) in arr.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match item? {
+            RawBsonRef::Undefined => out.extend_from_slice(b"null"),
+            item => value(out, item)?,
+        }
+    }
+    out.push(b']');
+    Ok(())
+}
+
+/// Renders one value; `Undefined` here (outside a document or array) renders as `null`.
+pub fn value(out: &mut Vec<u8>, value: RawBsonRef<'_>) -> Result<(), mongodb::bson::raw::Error> {
+    match value {
+        RawBsonRef::Double(n) => number(out, n),
+        RawBsonRef::String(s) | RawBsonRef::Symbol(s) => string(out, s),
+        RawBsonRef::Array(a) => array(out, a)?,
+        RawBsonRef::Document(d) => document(out, d, None)?,
+        RawBsonRef::Boolean(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        RawBsonRef::Null | RawBsonRef::Undefined => out.extend_from_slice(b"null"),
+        RawBsonRef::RegularExpression(_) | RawBsonRef::MinKey | RawBsonRef::MaxKey => {
+            out.extend_from_slice(b"{}")
+        }
+        RawBsonRef::JavaScriptCode(code) => {
+            out.extend_from_slice(b"{\"code\":");
+            string(out, code);
+            out.push(b'}');
+        }
+        RawBsonRef::JavaScriptCodeWithScope(cws) => {
+            out.extend_from_slice(b"{\"code\":");
+            string(out, cws.code);
+            out.extend_from_slice(b",\"scope\":");
+            document(out, cws.scope, None)?;
+            out.push(b'}');
+        }
+        RawBsonRef::Int32(n) => integer(out, i64::from(n)),
+        RawBsonRef::Int64(n) => integer(out, n),
+        RawBsonRef::Timestamp(ts) => {
+            let combined = (u64::from(ts.time) << 32) | u64::from(ts.increment);
+            // js-bson's Timestamp is a signed Long: its string is the two's-complement value.
+            out.extend_from_slice(b"{\"$timestamp\":\"");
+            integer(out, combined as i64);
+            out.extend_from_slice(b"\"}");
+        }
+        RawBsonRef::Binary(bin) => {
+            out.push(b'"');
+            let encoded = base64::engine::general_purpose::STANDARD.encode(bin.bytes);
+            out.extend_from_slice(encoded.as_bytes());
+            out.push(b'"');
+        }
+        RawBsonRef::ObjectId(oid) => {
+            out.push(b'"');
+            out.extend_from_slice(oid.to_hex().as_bytes());
+            out.push(b'"');
+        }
+        RawBsonRef::DateTime(dt) => crate::jsdate::write_json(out, dt.timestamp_millis()),
+        RawBsonRef::Decimal128(d) => {
+            out.extend_from_slice(b"{\"$numberDecimal\":\"");
+            out.extend_from_slice(d.to_string().as_bytes());
+            out.extend_from_slice(b"\"}");
+        }
+        RawBsonRef::DbPointer(ptr) => db_pointer(out, ptr),
+    }
+    Ok(())
+}
+
+fn db_pointer(out: &mut Vec<u8>, ptr: RawDbPointerRef<'_>) {
+    // The raw reference has no public fields; its owned form reads out as extended JSON.
+    let ext = Bson::try_from(RawBsonRef::DbPointer(ptr))
+        .map(Bson::into_relaxed_extjson)
+        .unwrap_or_default();
+    let ns = ext["$dbPointer"]["$ref"].as_str().unwrap_or_default();
+    let id = ext["$dbPointer"]["$id"]["$oid"]
+        .as_str()
+        .unwrap_or_default();
+    out.extend_from_slice(b"{\"$ref\":");
+    string(out, ns);
+    out.extend_from_slice(b",\"$id\":");
+    string(out, id);
+    out.push(b'}');
+}
+
+/// A JSON string, escaped as `JSON.stringify` escapes it (serde_json uses the same rules).
+pub fn string(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn integer(out: &mut Vec<u8>, n: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// A double as JavaScript prints it (`Number.prototype.toString`), `null` when not finite.
+pub fn number(out: &mut Vec<u8>, n: f64) {
+    if n.is_finite() {
+        let mut buf = ryu_js::Buffer::new();
+        out.extend_from_slice(buf.format_finite(n).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mongodb::bson::{
+        doc, oid::ObjectId, rawdoc, spec::BinarySubtype, Binary, DateTime, Decimal128,
+        JavaScriptCodeWithScope, Regex, Timestamp,
+    };
+
+    fn render(doc: mongodb::bson::Document) -> String {
+        let raw = mongodb::bson::RawDocumentBuf::from_document(&doc).unwrap();
+        let mut out = Vec::new();
+        document(&mut out, &raw, None).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_booleans_and_null_render_as_is_in_stored_key_order() {
+        assert_eq!(
+            render(doc! {"z": "a\"b\\c\n\u{1}", "a": true, "m": false, "n": Bson::Null}),
+            r#"{"z":"a\"b\\c\n\u0001","a":true,"m":false,"n":null}"#
+        );
+    }
+
+    #[test]
+    fn numbers_render_as_javascript_prints_them() {
+        assert_eq!(
+            render(doc! {
+                "i32": 1, "i64": 9_007_199_254_740_993_i64, "d": 1.5, "whole": 2.0,
+                "neg0": -0.0, "big": 1e21, "small": 1e-7, "tenth": 0.1, "max": f64::MAX,
+            }),
+            r#"{"i32":1,"i64":9007199254740993,"d":1.5,"whole":2,"neg0":0,"big":1e+21,"small":1e-7,"tenth":0.1,"max":1.7976931348623157e+308}"#
+        );
+    }
+
+    #[test]
+    fn nan_and_infinities_render_as_null() {
+        assert_eq!(
+            render(doc! {"a": f64::NAN, "b": f64::INFINITY, "c": f64::NEG_INFINITY}),
+            r#"{"a":null,"b":null,"c":null}"#
+        );
+    }
+
+    #[test]
+    fn dates_render_in_utc_with_milliseconds_and_z() {
+        assert_eq!(
+            render(doc! {
+                "a": DateTime::from_millis(1_565_381_882_350),
+                "b": DateTime::from_millis(0),
+                "c": DateTime::from_millis(-1),
+            }),
+            r#"{"a":"2019-08-09T20:18:02.350Z","b":"1970-01-01T00:00:00.000Z","c":"1969-12-31T23:59:59.999Z"}"#
+        );
+    }
+
+    #[test]
+    fn object_ids_render_as_hex_strings() {
+        let oid = ObjectId::parse_str("5d4dd4ea0e3b0f0a1c2b3d4e").unwrap();
+        assert_eq!(
+            render(doc! {"_id": oid}),
+            r#"{"_id":"5d4dd4ea0e3b0f0a1c2b3d4e"}"#
+        );
+    }
+
+    #[test]
+    fn decimal128_renders_as_number_decimal_object() {
+        let d: Decimal128 = "1234.5600".parse().unwrap();
+        let neg: Decimal128 = "-0.001".parse().unwrap();
+        assert_eq!(
+            render(doc! {"d": d, "n": neg}),
+            r#"{"d":{"$numberDecimal":"1234.5600"},"n":{"$numberDecimal":"-0.001"}}"#
+        );
+    }
+
+    #[test]
+    fn nested_documents_and_arrays_render_recursively() {
+        assert_eq!(
+            render(doc! {"a": {"b": [1, {"c": "d"}, []], "e": {}}}),
+            r#"{"a":{"b":[1,{"c":"d"},[]],"e":{}}}"#
+        );
+    }
+
+    #[test]
+    fn regex_min_and_max_keys_render_as_empty_objects() {
+        assert_eq!(
+            render(doc! {
+                "r": Regex { pattern: "^a".into(), options: "i".into() },
+                "min": Bson::MinKey, "max": Bson::MaxKey,
+            }),
+            r#"{"r":{},"min":{},"max":{}}"#
+        );
+    }
+
+    #[test]
+    fn undefined_is_omitted_from_documents_and_null_in_arrays() {
+        assert_eq!(
+            render(
+                doc! {"a": Bson::Undefined, "b": [1, Bson::Undefined], "c": 1, "d": Bson::Undefined}
+            ),
+            r#"{"b":[1,null],"c":1}"#
+        );
+    }
+
+    #[test]
+    fn binary_renders_as_base64_and_timestamp_as_its_64_bit_value() {
+        let bin = Binary {
+            subtype: BinarySubtype::Generic,
+            bytes: vec![1, 2, 3, 250],
+        };
+        assert_eq!(
+            render(doc! {"b": bin, "t": Timestamp { time: 1, increment: 2 }}),
+            r#"{"b":"AQID+g==","t":{"$timestamp":"4294967298"}}"#
+        );
+    }
+
+    #[test]
+    fn code_symbol_and_db_pointer_render_as_js_bson_does() {
+        let pointer = mongodb::bson::Bson::try_from(serde_json::json!({
+            "$dbPointer": {"$ref": "db.coll", "$id": {"$oid": "5d4dd4ea0e3b0f0a1c2b3d4e"}}
+        }))
+        .unwrap();
+        assert_eq!(
+            render(doc! {
+                "c": Bson::JavaScriptCode("f()".into()),
+                "s": Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope { code: "g()".into(), scope: doc! {"x": 1} }),
+                "y": Bson::Symbol("sym".into()),
+                "p": pointer,
+            }),
+            r#"{"c":{"code":"f()"},"s":{"code":"g()","scope":{"x":1}},"y":"sym","p":{"$ref":"db.coll","$id":"5d4dd4ea0e3b0f0a1c2b3d4e"}}"#
+        );
+    }
+
+    #[test]
+    fn the_page_envelope_has_contract_key_order() {
+        let rooms = vec![
+            mongodb::bson::rawdoc! {"_id": "r1", "departmentId": "d1"},
+            mongodb::bson::rawdoc! {"_id": "r2", "departmentId": "gone"},
+            mongodb::bson::rawdoc! {"_id": "r3", "departmentId": ""},
+        ];
+        let departments = HashMap::from([("d1".to_owned(), mongodb::bson::rawdoc! {"_id": "d1"})]);
+        let body = rooms_page(&rooms, &departments, 3, 40).unwrap();
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r#"{"rooms":[{"_id":"r1","departmentId":"d1","department":{"_id":"d1"}},{"_id":"r2","departmentId":"gone"},{"_id":"r3","departmentId":""}],"count":3,"offset":3,"total":40,"success":true}"#
+        );
+        let empty = rooms_page(&[], &HashMap::new(), 0, 0).unwrap();
+        assert_eq!(
+            String::from_utf8(empty).unwrap(),
+            r#"{"rooms":[],"count":0,"offset":0,"total":0,"success":true}"#
+        );
+    }
+
+    #[test]
+    fn extra_value_is_appended_as_the_last_key() {
+        let room = rawdoc! {"_id": "r1", "departmentId": "d1"};
+        let dept = rawdoc! {"_id": "d1", "name": "Sales"};
+        let mut out = Vec::new();
+        let extra = Extra {
+            key: "department",
+            value: &dept,
+        };
+        document(&mut out, &room, Some(&extra)).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"_id":"r1","departmentId":"d1","department":{"_id":"d1","name":"Sales"}}"#
+        );
+    }
+
+    #[test]
+    fn extra_value_replaces_an_existing_key_in_place() {
+        let room = rawdoc! {"_id": "r1", "department": "old", "departmentId": "d1"};
+        let dept = rawdoc! {"_id": "d1"};
+        let mut out = Vec::new();
+        let extra = Extra {
+            key: "department",
+            value: &dept,
+        };
+        document(&mut out, &room, Some(&extra)).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"_id":"r1","department":{"_id":"d1"},"departmentId":"d1"}"#
+        );
+    }
+}

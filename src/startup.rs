@@ -1,0 +1,109 @@
+//! [`Application`]: the MongoDB client (lazy: start-up does not need the database) and the HTTP
+//! server bound to its port.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpServer};
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Database};
+
+use crate::config::{ConfigError, Settings};
+use crate::routes;
+use crate::state::AppState;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let database = connect(&settings).await?;
+        let state = web::Data::new(AppState::new(&database, settings.query_timeout));
+        let listener =
+            TcpListener::bind(settings.bind_addr).map_err(|source| StartupError::Bind {
+                addr: settings.bind_addr,
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: settings.bind_addr,
+                source,
+            })?
+            .port();
+        let server = HttpServer::new(move || {
+            App::new()
+                // The query string is left out of the access log: it can be long and personal.
+                .wrap(
+                    middleware::Logger::new(r#"%a "%{r}xi" %s %b %Dms"#)
+                        .custom_request_replace("r", |req| {
+                            format!("{} {}", req.method(), req.path())
+                        }),
+                )
+                .app_data(state.clone())
+                .configure(routes::configure)
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            addr: settings.bind_addr,
+            source,
+        })?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    /// The port actually bound (useful with `PORT=0`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The database to read: `settings.database`, else the one `MONGO_URL` names. No connection is made
+/// yet. Unless the URL sets them, server selection and connecting give up after the query timeout,
+/// so an unreachable database answers 503 promptly.
+pub async fn connect(settings: &Settings) -> Result<Database, ConfigError> {
+    // The driver's message is kept, the URL itself is not: it may hold a password.
+    let invalid = |e: mongodb::error::Error| ConfigError {
+        var: "MONGO_URL",
+        reason: format!("not a usable MongoDB connection string ({})", e.kind),
+    };
+    let mut options = ClientOptions::parse(&settings.mongo_url)
+        .await
+        .map_err(invalid)?;
+    options
+        .app_name
+        .get_or_insert_with(|| "livechat-rooms".to_owned());
+    options
+        .server_selection_timeout
+        .get_or_insert(settings.query_timeout);
+    options
+        .connect_timeout
+        .get_or_insert(settings.query_timeout);
+    let client = Client::with_options(options).map_err(invalid)?;
+    let name = settings
+        .database
+        .clone()
+        .or_else(|| client.default_database().map(|db| db.name().to_owned()))
+        .ok_or_else(|| ConfigError {
+            var: "MONGO_URL",
+            reason: "must name the database, as in mongodb://host:27017/rocketchat".into(),
+        })?;
+    Ok(client.database(&name))
+}

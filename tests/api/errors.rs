@@ -1,0 +1,250 @@
+//! Every 400 of the contract with its exact body, and the service's own 5xx.
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn each_bad_parameter_gets_its_message() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            "agents=invalid",
+            r#"The "agents" query parameter must be an array of strings"#,
+        ),
+        (
+            "agents[x]=a",
+            r#"The "agents" query parameter must be an array of strings"#,
+        ),
+        (
+            "departmentId[test]=true",
+            r#"The "departmentId" query parameter must be a string or an array of strings"#,
+        ),
+        (
+            "open[]=true",
+            r#"The "open" query parameter must be a string"#,
+        ),
+        (
+            "open[a]=true",
+            r#"The "open" query parameter must be a string"#,
+        ),
+        (
+            "tags=invalid",
+            r#"The "tags" query parameter must be an array of strings"#,
+        ),
+        (
+            "units=invalid",
+            r#"The "units" query parameter must be an array of strings"#,
+        ),
+        (
+            "roomName[]=invalid",
+            r#"The "roomName" query parameter must be a string"#,
+        ),
+        (
+            "roomName=a&roomName=b",
+            r#"The "roomName" query parameter must be a string"#,
+        ),
+        (
+            "offset=-1",
+            r#"The "offset" query parameter must be a non-negative integer"#,
+        ),
+        (
+            "offset=abc",
+            r#"The "offset" query parameter must be a non-negative integer"#,
+        ),
+        (
+            "count=1.5",
+            r#"The "count" query parameter must be a non-negative integer"#,
+        ),
+        (
+            "count=-5",
+            r#"The "count" query parameter must be a non-negative integer"#,
+        ),
+        (
+            "createdAt=invalid",
+            r#"The "createdAt" query parameter must be a valid JSON object"#,
+        ),
+        (
+            "createdAt=%5B%5D",
+            r#"The "createdAt" query parameter must be a valid JSON object"#,
+        ),
+        (
+            "closedAt=invalid",
+            r#"The "closedAt" query parameter must be a valid JSON object"#,
+        ),
+        (
+            "closedAt=null",
+            r#"The "closedAt" query parameter must be a valid JSON object"#,
+        ),
+        (
+            "createdAt=%7B%22start%22%3A%22nope%22%7D",
+            r#"The "createdAt.start" query parameter must be a valid date."#,
+        ),
+        (
+            "createdAt=%7B%22end%22%3A%222018-13-01%22%7D",
+            r#"The "createdAt.end" query parameter must be a valid date."#,
+        ),
+        (
+            "closedAt=%7B%22start%22%3A5%7D",
+            r#"The "closedAt.start" query parameter must be a valid date."#,
+        ),
+        (
+            "closedAt=%7B%22end%22%3Atrue%7D",
+            r#"The "closedAt.end" query parameter must be a valid date."#,
+        ),
+        (
+            "customFields=invalid",
+            r#"The "customFields" query parameter must be a valid JSON."#,
+        ),
+        (
+            "customFields=%5B%5D",
+            r#"The "customFields" query parameter must be a valid JSON."#,
+        ),
+        (
+            "customFields=%7B%22%22%3A%22x%22%7D",
+            r#"The "customFields" query parameter must be a valid JSON."#,
+        ),
+        (
+            "customFields=%7B%22%24where%22%3A%22x%22%7D",
+            r#"The "customFields" query parameter must be a valid JSON."#,
+        ),
+        (
+            "customFields=%7B%22a.b%22%3A%22x%22%7D",
+            r#"The "customFields" query parameter must be a valid JSON."#,
+        ),
+        (
+            "customFields=%7B%22a%5Cu0000%22%3A%22x%22%7D",
+            r#"The "customFields" query parameter must be a valid JSON."#,
+        ),
+    ];
+    for (query, message) in cases {
+        let reply = app.get_rooms(query, MANAGER).await;
+        assert_eq!(reply.status, 400, "{query}: {}", reply.body);
+        reply.assert_bad_request(message);
+    }
+}
+
+fn json_query_error(param: &str, raw: &str) -> String {
+    let error = format!("Invalid {param} parameter provided: \"{raw}\" [error-invalid-{param}]");
+    serde_json::to_string(&serde_json::json!({
+        "success": false,
+        "error": error,
+        "errorType": format!("error-invalid-{param}"),
+        "details": {"helperMethod": "parseJsonQuery"},
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn bad_sort_gets_the_parse_json_query_body() {
+    let app = spawn_app().await;
+    for raw in [
+        "nope",
+        r#"{"ts":2}"#,
+        r#"{"ts":0}"#,
+        r#"{"ts":true}"#,
+        r#"{"ts":"1"}"#,
+        r#"[["ts",1]]"#,
+        r#"{"$natural":1}"#,
+        r#"{"a..b":1}"#,
+        r#"{"":1}"#,
+        r#"{"ts":-1"#,
+    ] {
+        let reply = app.get_rooms(&format!("sort={}", enc(raw)), MANAGER).await;
+        reply.assert_error(400, &json_query_error("sort", raw));
+    }
+}
+
+#[tokio::test]
+async fn bad_fields_get_the_parse_json_query_body() {
+    let app = spawn_app().await;
+    for raw in [
+        "nope",
+        r#"{"fname":1,"ts":0}"#,
+        r#"{"fname":true}"#,
+        r#"{"fname":2}"#,
+        r#"{"a":1,"a.b":1}"#,
+        r#"{"$where":1}"#,
+        r#"{"tags.$":1}"#,
+        "[]",
+    ] {
+        let reply = app
+            .get_rooms(&format!("fields={}", enc(raw)), MANAGER)
+            .await;
+        reply.assert_error(400, &json_query_error("fields", raw));
+    }
+}
+
+#[tokio::test]
+async fn an_array_sort_reports_its_javascript_text() {
+    let app = spawn_app().await;
+    app.get_rooms("sort[]=a&sort[]=b", MANAGER)
+        .await
+        .assert_error(400, &json_query_error("sort", "a,b"));
+}
+
+#[tokio::test]
+async fn the_first_bad_parameter_in_contract_order_is_reported() {
+    let app = spawn_app().await;
+    app.get_rooms("customFields=x&count=-1&tags=x", MANAGER)
+        .await
+        .assert_bad_request(r#"The "tags" query parameter must be an array of strings"#);
+}
+
+#[tokio::test]
+async fn regex_metacharacters_and_operators_are_only_text() {
+    let app = spawn_app().await;
+    for query in [
+        format!("roomName={}", enc(".*")),
+        format!("roomName={}", enc("[a-z]")),
+        format!("roomName={}", enc("Ada|Linus")),
+        format!("roomName={}", enc("a\0b")),
+        format!("customFields={}", enc(r#"{"docId":".*"}"#)),
+        format!("customFields={}", enc(r#"{"docId":{"$ne":1}}"#)),
+        format!("departmentId={}", enc(r#"{"$ne":null}"#)),
+        format!("agents[]={}", enc(r#"{"$ne":null}"#)),
+    ] {
+        app.get_rooms(&query, MANAGER).await.assert_rooms(&[], 0, 0);
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_503_and_says_nothing_more() {
+    // Nothing listens on port 1; the short timeout keeps the test quick.
+    let app = spawn_app_with(
+        "mongodb://127.0.0.1:1/rocketchat",
+        Some("300"),
+        TestDb::Empty,
+    )
+    .await;
+    let reply = app.get_rooms("", MANAGER).await;
+    reply.assert_error(
+        503,
+        r#"{"success":false,"error":"The database is unavailable"}"#,
+    );
+    assert_eq!(reply.cache_control, "no-store");
+    // Requests without credentials are still refused without touching the database.
+    app.get_rooms("", ANONYMOUS)
+        .await
+        .assert_error(401, UNAUTHORIZED_BODY);
+    // The service is still up.
+    assert_eq!(app.get("/health", ANONYMOUS).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_service_answers_again_once_the_database_is_back() {
+    let loaded = spawn_app().await;
+    let database = FlakyDatabase::start(false).await;
+    let app = spawn_app_with(
+        &database.url,
+        Some("3000"),
+        TestDb::Existing(loaded.db.name().to_owned()),
+    )
+    .await;
+    app.get_rooms("", MANAGER).await.assert_error(
+        503,
+        r#"{"success":false,"error":"The database is unavailable"}"#,
+    );
+    database.set_up(true);
+    app.get_rooms("roomName=%22Linus%22", MANAGER)
+        .await
+        .assert_rooms(&["lc-08"], 0, 1);
+}

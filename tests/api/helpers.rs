@@ -1,0 +1,335 @@
+//! `TestApp`: the real service on port 0, against a fresh database (named per test) loaded from
+//! `fixtures/`, on the MongoDB server `MONGO_URL` points at.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
+
+use livechat_rooms::config::Settings;
+use livechat_rooms::fixtures;
+use livechat_rooms::startup::Application;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::Database;
+use serde_json::Value;
+
+pub const DEFAULT_MONGO_URL: &str = "mongodb://127.0.0.1:27017";
+pub const ROOMS: &str = "/api/v1/livechat/rooms";
+
+/// `(X-User-Id, X-Auth-Token)` of the fixture users (see fixtures/README.md).
+pub type Creds = Option<(&'static str, &'static str)>;
+pub const MANAGER: Creds = Some(("manager-id", "manager-token"));
+pub const PAT_USER: Creds = Some(("pat-user-id", "pat-token"));
+pub const AGENT: Creds = Some(("agent-1-id", "agent-token"));
+pub const PLAIN_USER: Creds = Some(("plain-user-id", "user-token"));
+pub const ANONYMOUS: Creds = None;
+
+pub const UNAUTHORIZED_BODY: &str = r#"{"success":false,"error":"You must be logged in to do this.","status":"error","message":"You must be logged in to do this."}"#;
+pub const FORBIDDEN_BODY: &str = r#"{"success":false,"error":"unauthorized"}"#;
+
+static DB_COUNTER: AtomicUsize = AtomicUsize::new(0);
+static LOG: Once = Once::new();
+
+pub struct TestApp {
+    pub address: String,
+    pub db: Database,
+    pub client: reqwest::Client,
+}
+
+/// The HTTP answer, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub cache_control: String,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The `_id`s of the rooms, in order.
+    pub fn ids(&self) -> Vec<String> {
+        let json = self.json();
+        let rooms = json["rooms"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no rooms: {}", self.body));
+        rooms
+            .iter()
+            .map(|r| r["_id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// `(count, offset, total)` of the envelope.
+    pub fn page(&self) -> (u64, u64, u64) {
+        let json = self.json();
+        let n = |k: &str| {
+            json[k]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no {k}: {}", self.body))
+        };
+        (n("count"), n("offset"), n("total"))
+    }
+
+    /// Asserts a 200 listing with exactly these room ids and this total (count is their number,
+    /// `success` is true, the envelope keys are in contract order).
+    #[track_caller]
+    pub fn assert_rooms(&self, ids: &[&str], offset: u64, total: u64) {
+        assert_eq!(self.status, 200, "{}", self.body);
+        assert_eq!(self.ids(), ids, "{}", self.body);
+        assert_eq!(
+            self.page(),
+            (ids.len() as u64, offset, total),
+            "{}",
+            self.body
+        );
+        let tail = format!(
+            r#"],"count":{},"offset":{offset},"total":{total},"success":true}}"#,
+            ids.len()
+        );
+        assert!(
+            self.body.starts_with(r#"{"rooms":["#) && self.body.ends_with(&tail),
+            "{}",
+            self.body
+        );
+    }
+
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, body: &str) {
+        assert_eq!((self.status, self.body.as_str()), (status, body));
+        assert_eq!(self.content_type, "application/json");
+    }
+
+    /// A 400 with `{"success":false,"error":<message>}`.
+    #[track_caller]
+    pub fn assert_bad_request(&self, message: &str) {
+        let body = serde_json::to_string(&serde_json::json!({"success": false, "error": message}))
+            .unwrap();
+        self.assert_error(400, &body);
+    }
+}
+
+/// Percent-encodes a query value completely, so JSON and odd characters arrive as written.
+pub fn enc(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn mongo_url() -> String {
+    std::env::var("MONGO_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| DEFAULT_MONGO_URL.to_owned())
+}
+
+/// Which database a test service reads.
+pub enum TestDb {
+    /// A new one, loaded from `fixtures/`.
+    Fixtures,
+    /// A new one, left empty.
+    Empty,
+    /// One another test service already uses.
+    Existing(String),
+}
+
+/// The service against a fresh database holding the fixtures.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&mongo_url(), None, TestDb::Fixtures).await
+}
+
+/// The service against `mongo_url`; `query_timeout_ms` overrides `QUERY_TIMEOUT_MS`.
+pub async fn spawn_app_with(
+    mongo_url: &str,
+    query_timeout_ms: Option<&str>,
+    db: TestDb,
+) -> TestApp {
+    LOG.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            let _ =
+                env_logger::Builder::from_env(env_logger::Env::new().default_filter_or("debug"))
+                    .try_init();
+        }
+    });
+    let name = match &db {
+        TestDb::Existing(name) => name.clone(),
+        _ => format!(
+            "lc_test_{}_{}",
+            std::process::id(),
+            DB_COUNTER.fetch_add(1, Ordering::SeqCst)
+        ),
+    };
+    let mut settings = Settings::from_lookup(|var| match var {
+        "MONGO_URL" => Some(mongo_url.to_owned()),
+        "BIND_IP" => Some("127.0.0.1".to_owned()),
+        "PORT" => Some("0".to_owned()),
+        "QUERY_TIMEOUT_MS" => query_timeout_ms.map(str::to_owned),
+        _ => None,
+    })
+    .expect("test settings are valid");
+    settings.database = Some(name);
+    let load = matches!(db, TestDb::Fixtures);
+    let db = fixtures::connect(&settings)
+        .await
+        .expect("MONGO_URL is a MongoDB URL");
+    if load {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        fixtures::load_dir(&db, &dir, false)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("loading fixtures into {mongo_url} failed (is the server up?): {e}")
+            });
+    }
+    let app = Application::build(settings)
+        .await
+        .expect("the application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        db,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    /// `GET path_and_query` with the given credentials.
+    pub async fn get(&self, path_and_query: &str, creds: Creds) -> Reply {
+        self.request(reqwest::Method::GET, path_and_query, creds)
+            .await
+    }
+
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        creds: Creds,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path_and_query}", self.address));
+        if let Some((user, token)) = creds {
+            request = request
+                .header("X-User-Id", user)
+                .header("X-Auth-Token", token);
+        }
+        let response = request.send().await.expect("the service answers");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (content_type, cache_control) = (header("content-type"), header("cache-control"));
+        Reply {
+            status: response.status().as_u16(),
+            content_type,
+            cache_control,
+            body: response.text().await.expect("a body"),
+        }
+    }
+
+    /// `GET /api/v1/livechat/rooms?<query>`; `query` is sent as written.
+    pub async fn get_rooms(&self, query: &str, creds: Creds) -> Reply {
+        self.get(&format!("{ROOMS}?{query}"), creds).await
+    }
+
+    /// Sets a Rocket.Chat setting in this test's database. The document is replaced whole: the
+    /// SQLite-backed test server stores a `$set` of `false` as `0`.
+    pub async fn set_setting(&self, id: &str, value: impl Into<Bson>) {
+        self.db
+            .collection::<Document>("rocketchat_settings")
+            .replace_one(doc! {"_id": id}, doc! {"_id": id, "value": value.into()})
+            .upsert(true)
+            .await
+            .expect("setting replaced");
+    }
+
+    /// Replaces a permission's roles in this test's database.
+    pub async fn set_permission_roles(&self, id: &str, roles: &[&str]) {
+        self.db
+            .collection::<Document>("rocketchat_permissions")
+            .update_one(doc! {"_id": id}, doc! {"$set": {"roles": roles}})
+            .await
+            .expect("permission updated");
+    }
+
+    pub async fn insert_room(&self, room: Document) {
+        self.db
+            .collection::<Document>("rocketchat_room")
+            .insert_one(room)
+            .await
+            .expect("room inserted");
+    }
+}
+
+/// A TCP proxy in front of the server `MONGO_URL` names that refuses connections while it is down,
+/// so a test can take the database away and bring it back.
+pub struct FlakyDatabase {
+    /// `MONGO_URL` with the proxy as its host (and a direct connection).
+    pub url: String,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FlakyDatabase {
+    pub async fn start(up: bool) -> Self {
+        let url = mongo_url();
+        let rest = url
+            .strip_prefix("mongodb://")
+            .expect("a mongodb:// MONGO_URL for this test");
+        let (credentials, rest) = match rest.find('@') {
+            Some(at) => rest.split_at(at + 1),
+            None => ("", rest),
+        };
+        let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (target, tail) = rest.split_at(host_end);
+        assert!(
+            !target.contains(','),
+            "this test needs a single-host MONGO_URL"
+        );
+        let target = target.to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("proxy binds");
+        let port = listener.local_addr().expect("proxy address").port();
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(up));
+        let up_now = flag.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up_now.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        let tail = if tail.is_empty() {
+            "/".to_owned()
+        } else {
+            tail.to_owned()
+        };
+        let separator = if tail.contains('?') { "&" } else { "?" };
+        FlakyDatabase {
+            url: format!(
+                "mongodb://{credentials}127.0.0.1:{port}{tail}{separator}directConnection=true"
+            ),
+            up: flag,
+        }
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+    }
+}

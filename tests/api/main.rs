@@ -1,0 +1,11 @@
+//! The one integration binary: the real service on port 0, a fresh database per test, exact
+//! statuses and bodies. Needs a MongoDB wire-protocol server at `MONGO_URL` (see README).
+
+mod auth;
+mod errors;
+mod health;
+mod helpers;
+mod rendering;
+mod rocketchat_e2e;
+mod rooms_filters;
+mod rooms_pagination;

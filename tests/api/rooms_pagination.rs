@@ -1,0 +1,246 @@
+//! offset, count and the pagination settings; sort with its tie-breaker; fields.
+
+use crate::helpers::*;
+use crate::rooms_filters::all_rooms_in_default_order;
+
+fn page(ids: &[String], from: usize, to: usize) -> Vec<&str> {
+    ids[from..to.min(ids.len())]
+        .iter()
+        .map(String::as_str)
+        .collect()
+}
+
+#[tokio::test]
+async fn count_and_offset_select_a_page() {
+    let app = spawn_app().await;
+    let all = all_rooms_in_default_order();
+    app.get_rooms("count=5", MANAGER)
+        .await
+        .assert_rooms(&page(&all, 0, 5), 0, 45);
+    app.get_rooms("offset=3&count=2", MANAGER)
+        .await
+        .assert_rooms(&page(&all, 3, 5), 3, 45);
+    app.get_rooms("offset=44", MANAGER)
+        .await
+        .assert_rooms(&["lc-45"], 44, 45);
+    app.get_rooms("offset=100", MANAGER)
+        .await
+        .assert_rooms(&[], 100, 45);
+    app.get_rooms("offset=&count=", MANAGER)
+        .await
+        .assert_rooms(&page(&all, 0, 45), 0, 45);
+}
+
+#[tokio::test]
+async fn paging_through_ties_returns_every_room_once() {
+    let app = spawn_app().await;
+    let mut seen = Vec::new();
+    for offset in (0..45).step_by(4) {
+        let reply = app
+            .get_rooms(&format!("offset={offset}&count=4"), MANAGER)
+            .await;
+        assert_eq!(reply.status, 200);
+        seen.extend(reply.ids());
+    }
+    assert_eq!(seen, all_rooms_in_default_order());
+}
+
+#[tokio::test]
+async fn count_above_the_upper_limit_is_capped() {
+    let app = spawn_app().await;
+    app.set_setting("API_Upper_Count_Limit", 7).await;
+    let all = all_rooms_in_default_order();
+    app.get_rooms("count=20", MANAGER)
+        .await
+        .assert_rooms(&page(&all, 0, 7), 0, 45);
+}
+
+#[tokio::test]
+async fn no_count_uses_the_default_count_setting() {
+    let app = spawn_app().await;
+    app.set_setting("API_Default_Count", 10).await;
+    let all = all_rooms_in_default_order();
+    app.get_rooms("", MANAGER)
+        .await
+        .assert_rooms(&page(&all, 0, 10), 0, 45);
+}
+
+#[tokio::test]
+async fn count_zero_is_unlimited_when_infinite_count_is_allowed() {
+    let app = spawn_app().await;
+    app.set_setting("API_Upper_Count_Limit", 7).await;
+    let all = all_rooms_in_default_order();
+    app.get_rooms("count=0", MANAGER)
+        .await
+        .assert_rooms(&page(&all, 0, 45), 0, 45);
+}
+
+#[tokio::test]
+async fn count_zero_is_the_default_when_infinite_count_is_not_allowed() {
+    let app = spawn_app().await;
+    app.set_setting("API_Allow_Infinite_Count", false).await;
+    app.set_setting("API_Default_Count", 3).await;
+    let all = all_rooms_in_default_order();
+    app.get_rooms("count=0", MANAGER)
+        .await
+        .assert_rooms(&page(&all, 0, 3), 0, 45);
+}
+
+#[tokio::test]
+async fn settings_that_are_not_positive_fall_back_to_defaults() {
+    let app = spawn_app().await;
+    app.set_setting("API_Default_Count", 0).await;
+    app.set_setting("API_Upper_Count_Limit", -1).await;
+    let all = all_rooms_in_default_order();
+    app.get_rooms("", MANAGER)
+        .await
+        .assert_rooms(&page(&all, 0, 45), 0, 45);
+    app.get_rooms("count=2", MANAGER)
+        .await
+        .assert_rooms(&page(&all, 0, 2), 0, 45);
+}
+
+#[tokio::test]
+async fn missing_settings_use_rocket_chat_defaults() {
+    let app = spawn_app().await;
+    app.db
+        .collection::<mongodb::bson::Document>("rocketchat_settings")
+        .delete_many(mongodb::bson::doc! {})
+        .await
+        .unwrap();
+    let all = all_rooms_in_default_order();
+    app.get_rooms("", MANAGER)
+        .await
+        .assert_rooms(&page(&all, 0, 45), 0, 45);
+    app.get_rooms("count=101", MANAGER)
+        .await
+        .assert_rooms(&page(&all, 0, 45), 0, 45);
+}
+
+#[tokio::test]
+async fn sort_ascending_keeps_the_id_tie_breaker() {
+    let app = spawn_app().await;
+    let reply = app
+        .get_rooms(&format!("sort={}&count=14", enc(r#"{"ts":1}"#)), MANAGER)
+        .await;
+    reply.assert_rooms(
+        &[
+            "lc-45", "lc-10", "lc-07", "lc-03", "lc-01", "lc-02", "lc-04", "lc-05", "lc-06",
+            "lc-08", "lc-09", "lc-11", "lc-12", "lc-13",
+        ],
+        0,
+        45,
+    );
+}
+
+#[tokio::test]
+async fn sort_on_id_replaces_the_tie_breaker() {
+    let app = spawn_app().await;
+    app.get_rooms(&format!("sort={}&count=3", enc(r#"{"_id":-1}"#)), MANAGER)
+        .await
+        .assert_rooms(&["lc-45", "lc-44", "lc-43"], 0, 45);
+}
+
+#[tokio::test]
+async fn empty_sort_orders_by_id_alone() {
+    let app = spawn_app().await;
+    app.get_rooms(&format!("sort={}&count=3", enc("{}")), MANAGER)
+        .await
+        .assert_rooms(&["lc-01", "lc-02", "lc-03"], 0, 45);
+}
+
+#[tokio::test]
+async fn sort_by_open_then_id() {
+    let app = spawn_app().await;
+    app.get_rooms(
+        &format!("sort={}&departmentId=dep-sales", enc(r#"{"open":-1}"#)),
+        MANAGER,
+    )
+    .await
+    .assert_rooms(&["lc-01", "lc-08", "lc-02"], 0, 3);
+    app.get_rooms(
+        &format!("sort={}&departmentId=dep-sales", enc(r#"{"open":1}"#)),
+        MANAGER,
+    )
+    .await
+    .assert_rooms(&["lc-02", "lc-01", "lc-08"], 0, 3);
+}
+
+#[tokio::test]
+async fn sort_by_a_nested_path_and_several_keys() {
+    let app = spawn_app().await;
+    app.get_rooms(
+        &format!(
+            "sort={}&departmentId=dep-sales",
+            enc(r#"{"servedBy.username":-1,"ts":1}"#)
+        ),
+        MANAGER,
+    )
+    .await
+    .assert_rooms(&["lc-08", "lc-01", "lc-02"], 0, 3);
+}
+
+#[tokio::test]
+async fn exclusion_fields_keep_stored_order() {
+    let app = spawn_app().await;
+    let reply = app
+        .get_rooms(
+            &format!(
+                "roomName={}&fields={}",
+                enc("\"TEST_1\""),
+                enc(r#"{"v":0,"msgs":0}"#)
+            ),
+            MANAGER,
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.body,
+        r#"{"rooms":[{"_id":"lc-05","fname":"TEST_1","t":"l","ts":"2018-02-01T08:00:00.000Z","servedBy":{"_id":"agent-2-id","username":"agent.two","ts":"2018-02-01T08:00:10.000Z"},"departmentId":"dep-missing","open":true}],"count":1,"offset":0,"total":1,"success":true}"#
+    );
+}
+
+#[tokio::test]
+async fn inclusion_fields_return_only_those_fields() {
+    let app = spawn_app().await;
+    let reply = app
+        .get_rooms(
+            &format!(
+                "roomName={}&fields={}",
+                enc("\"TEST_1\""),
+                enc(r#"{"fname":1,"open":1}"#)
+            ),
+            MANAGER,
+        )
+        .await;
+    // Compared as JSON values: MongoDB puts `_id` first, the SQLite-backed test server last.
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"rooms":[{"_id":"lc-05","fname":"TEST_1","open":true}],"count":1,"offset":0,"total":1,"success":true})
+    );
+    let reply = app
+        .get_rooms(
+            &format!(
+                "roomName={}&fields={}",
+                enc("\"TEST_1\""),
+                enc(r#"{"fname":1,"_id":0}"#)
+            ),
+            MANAGER,
+        )
+        .await;
+    assert_eq!(
+        reply.body,
+        r#"{"rooms":[{"fname":"TEST_1"}],"count":1,"offset":0,"total":1,"success":true}"#
+    );
+}
+
+#[tokio::test]
+async fn empty_fields_mean_no_projection() {
+    let app = spawn_app().await;
+    let with = app
+        .get_rooms(&format!("roomName=Linus&fields={}", enc("{}")), MANAGER)
+        .await;
+    let without = app.get_rooms("roomName=Linus", MANAGER).await;
+    assert_eq!(with.status, 200);
+    assert_eq!(with.body, without.body);
+}
