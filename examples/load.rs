@@ -1,0 +1,59 @@
+//! A bounded load generator for scripts/bench: `load URL REQUESTS CONCURRENCY` sends REQUESTS GETs
+//! (as the fixture manager) with CONCURRENCY in flight to a loopback URL, then prints throughput
+//! and latency percentiles. It stops by itself.
+
+use std::time::{Duration, Instant};
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(url), Some(requests), Some(concurrency)) = (
+        args.first().cloned(),
+        args.get(1).and_then(|n| n.parse::<usize>().ok()),
+        args.get(2).and_then(|n| n.parse::<usize>().ok()),
+    ) else {
+        eprintln!("usage: load URL REQUESTS CONCURRENCY");
+        std::process::exit(2);
+    };
+    assert!(url.starts_with("http://127.0.0.1:"), "loopback URLs only");
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let per_worker = requests.div_ceil(concurrency);
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(per_worker);
+                for _ in 0..per_worker {
+                    let t = Instant::now();
+                    let response = client
+                        .get(&url)
+                        .header("X-User-Id", "manager-id")
+                        .header("X-Auth-Token", "manager-token")
+                        .send()
+                        .await
+                        .expect("request");
+                    assert_eq!(response.status().as_u16(), 200);
+                    response.bytes().await.expect("body");
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await.expect("worker"));
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!(
+        "requests={} elapsed={:.2?} rps={:.0} p50={:.2?} p99={:.2?}",
+        latencies.len(),
+        elapsed,
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        pct(0.50),
+        pct(0.99)
+    );
+}
