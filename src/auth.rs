@@ -114,7 +114,11 @@ impl AuthUser {
                 .try_collect::<Vec<Document>>()
                 .await
         };
-        let (user, permissions) = futures::try_join!(user.into_future(), permissions)?;
+        let metrics = &state.metrics;
+        let (user, permissions) = futures::try_join!(
+            metrics.db_call("users.find_one", user.into_future()),
+            metrics.db_call("permissions.find", permissions),
+        )?;
         let Some(user) = user else {
             log::debug!("unknown user or token for user id {}", credentials.user_id);
             return Err(ApiError::Unauthorized);

@@ -8,6 +8,7 @@ pub const DEFAULT_MONGO_URL: &str = "mongodb://127.0.0.1:27017/rocketchat";
 const DEFAULT_BIND_IP: &str = "0.0.0.0";
 const DEFAULT_PORT: u16 = 3000;
 const DEFAULT_QUERY_TIMEOUT_MS: u64 = 10_000;
+const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 20;
 
 #[derive(Clone)]
 pub struct Settings {
@@ -20,6 +21,9 @@ pub struct Settings {
     /// `QUERY_TIMEOUT_MS`: `maxTimeMS` of every database call, and the server selection and connect
     /// timeouts unless `MONGO_URL` sets them (default 10000).
     pub query_timeout: Duration,
+    /// `SHUTDOWN_TIMEOUT_SECS`: on SIGTERM/SIGINT, how long requests in flight may take to finish
+    /// (default 20).
+    pub shutdown_timeout: Duration,
 }
 
 // By hand: `MONGO_URL` may hold a password.
@@ -29,6 +33,7 @@ impl std::fmt::Debug for Settings {
             .field("bind_addr", &self.bind_addr)
             .field("database", &self.database)
             .field("query_timeout", &self.query_timeout)
+            .field("shutdown_timeout", &self.shutdown_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -80,11 +85,19 @@ impl Settings {
             })?,
             None => DEFAULT_QUERY_TIMEOUT_MS,
         };
+        let shutdown_secs: u64 = match get("SHUTDOWN_TIMEOUT_SECS") {
+            Some(t) => t
+                .trim()
+                .parse()
+                .map_err(|_| bad("SHUTDOWN_TIMEOUT_SECS", "must be a whole number of seconds"))?,
+            None => DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+        };
         Ok(Settings {
             bind_addr: SocketAddr::new(ip, port),
             mongo_url,
             database: None,
             query_timeout: Duration::from_millis(timeout_ms),
+            shutdown_timeout: Duration::from_secs(shutdown_secs),
         })
     }
 }
@@ -108,6 +121,7 @@ mod tests {
         assert_eq!(s.bind_addr, "0.0.0.0:3000".parse().unwrap());
         assert_eq!(s.mongo_url, DEFAULT_MONGO_URL);
         assert_eq!(s.query_timeout, Duration::from_secs(10));
+        assert_eq!(s.shutdown_timeout, Duration::from_secs(20));
     }
 
     #[test]
@@ -133,6 +147,7 @@ mod tests {
             ("MONGO_URL", "postgres://x"),
             ("QUERY_TIMEOUT_MS", "0"),
             ("QUERY_TIMEOUT_MS", "10s"),
+            ("SHUTDOWN_TIMEOUT_SECS", "-1"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

@@ -50,13 +50,23 @@ pub fn read_file(path: &Path) -> Result<Vec<Document>, FixtureError> {
         .collect()
 }
 
-/// Loads every `*.json` file of `dir` into the collection named after it, in name order. Refuses a
-/// collection that already has documents unless `replace` is set, which drops it first. Returns
+/// What to do with a collection that already holds documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Stop with [`FixtureError::NotEmpty`] (the default).
+    Refuse,
+    /// Drop it and load the file (`--replace`).
+    Replace,
+    /// Leave it as it is and load nothing into it (`--if-empty`: safe to run on every start).
+    Skip,
+}
+
+/// Loads every `*.json` file of `dir` into the collection named after it, in name order. Returns
 /// each collection with the number of documents loaded.
 pub async fn load_dir(
     db: &Database,
     dir: &Path,
-    replace: bool,
+    existing: Existing,
 ) -> Result<Vec<(String, usize)>, FixtureError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| FixtureError::Read {
@@ -76,9 +86,13 @@ pub async fn load_dir(
             .to_owned();
         let docs = read_file(&path)?;
         let collection = db.collection::<Document>(&name);
-        if replace {
+        if existing == Existing::Replace {
             collection.drop().await?;
         } else if collection.estimated_document_count().await? > 0 {
+            if existing == Existing::Skip {
+                loaded.push((name, 0));
+                continue;
+            }
             return Err(FixtureError::NotEmpty(name));
         }
         if !docs.is_empty() {

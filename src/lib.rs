@@ -10,6 +10,10 @@ pub mod error;
 pub mod fixtures;
 /// JavaScript's `Date.parse` and `Date.prototype.toJSON`.
 pub mod jsdate;
+/// Prometheus metrics.
+pub mod metrics;
+/// The OpenAPI document of the service.
+pub mod openapi;
 /// BSON → JSON as Rocket.Chat's Node.js server prints it.
 pub mod render;
 /// Query parameters → validated query → MongoDB filter → rooms.

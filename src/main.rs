@@ -3,11 +3,16 @@ use std::process::ExitCode;
 
 use env_logger::Env;
 use livechat_rooms::config::Settings;
-use livechat_rooms::fixtures;
+use livechat_rooms::fixtures::{self, Existing};
 use livechat_rooms::startup::Application;
 
-const USAGE: &str = "usage: livechat-rooms                                serve (configured by environment variables)
-       livechat-rooms load-fixtures [DIR] [--replace]  load DIR (default: fixtures) into MONGO_URL's database";
+const USAGE: &str = "\
+usage: livechat-rooms                      serve (configured by environment variables)
+       livechat-rooms health-check         exit 0 if the service on BIND_IP/PORT answers /health
+       livechat-rooms load-fixtures [DIR] [--replace | --if-empty]
+                                           load DIR (default: fixtures) into MONGO_URL's database;
+                                           collections that hold documents are refused, replaced
+                                           or skipped";
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -16,6 +21,7 @@ async fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         None => serve().await,
         Some("load-fixtures") => load_fixtures(&args[1..]).await,
+        Some("health-check") => health_check(),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -41,7 +47,13 @@ async fn serve() -> Result<(), String> {
 }
 
 async fn load_fixtures(args: &[String]) -> Result<(), String> {
-    let replace = args.iter().any(|a| a == "--replace");
+    let existing = if args.iter().any(|a| a == "--replace") {
+        Existing::Replace
+    } else if args.iter().any(|a| a == "--if-empty") {
+        Existing::Skip
+    } else {
+        Existing::Refuse
+    };
     let dir = args
         .iter()
         .find(|a| !a.starts_with("--"))
@@ -51,11 +63,38 @@ async fn load_fixtures(args: &[String]) -> Result<(), String> {
     let db = fixtures::connect(&settings)
         .await
         .map_err(|e| e.to_string())?;
-    let loaded = fixtures::load_dir(&db, &dir, replace)
+    let loaded = fixtures::load_dir(&db, &dir, existing)
         .await
         .map_err(|e| e.to_string())?;
     for (collection, n) in loaded {
         log::info!("loaded {n} documents into {}.{collection}", db.name());
     }
     Ok(())
+}
+
+/// For container health checks (the image has no curl): `GET /health` on the configured port.
+fn health_check() -> Result<(), String> {
+    use std::io::{Read as _, Write as _};
+    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    let mut addr = settings.bind_addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let timeout = std::time::Duration::from_secs(2);
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .map_err(|e| e.to_string())?;
+    match response.lines().next() {
+        Some(status) if status.split(' ').nth(1) == Some("200") => Ok(()),
+        other => Err(format!("unhealthy: {}", other.unwrap_or("no answer"))),
+    }
 }

@@ -8,6 +8,8 @@ use futures::TryStreamExt as _;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::Collection;
 
+use crate::metrics::Metrics;
+
 /// How long a read of the settings is used before it is read again.
 pub const CACHE_TTL: Duration = Duration::from_secs(30);
 
@@ -99,21 +101,22 @@ impl PaginationCache {
         }
     }
 
-    pub async fn get(&self) -> Result<Pagination, mongodb::error::Error> {
+    pub async fn get(&self, metrics: &Metrics) -> Result<Pagination, mongodb::error::Error> {
         let cached = *self.last.read().unwrap_or_else(|e| e.into_inner());
         if let Some((_, pagination)) = cached.filter(|(at, _)| at.elapsed() < CACHE_TTL) {
             return Ok(pagination);
         }
-        let docs: Vec<Document> = self
-            .settings
-            .find(
-                doc! { "_id": { "$in": [DEFAULT_COUNT, UPPER_COUNT_LIMIT, ALLOW_INFINITE_COUNT] } },
-            )
-            .projection(doc! { "value": 1 })
-            .max_time(self.max_time)
-            .await?
-            .try_collect()
-            .await?;
+        let ids = [DEFAULT_COUNT, UPPER_COUNT_LIMIT, ALLOW_INFINITE_COUNT];
+        let find = async {
+            self.settings
+                .find(doc! { "_id": { "$in": &ids[..] } })
+                .projection(doc! { "value": 1 })
+                .max_time(self.max_time)
+                .await?
+                .try_collect::<Vec<Document>>()
+                .await
+        };
+        let docs = metrics.db_call("settings.find", find).await?;
         let pagination = Pagination::from_documents(&docs);
         *self.last.write().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), pagination));
         Ok(pagination)

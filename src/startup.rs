@@ -3,7 +3,7 @@
 
 use std::net::TcpListener;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service as _};
 use actix_web::{middleware, web, App, HttpServer};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Database};
@@ -32,21 +32,25 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let database = connect(&settings).await?;
         let state = web::Data::new(AppState::new(&database, settings.query_timeout));
-        let listener =
-            TcpListener::bind(settings.bind_addr).map_err(|source| StartupError::Bind {
-                addr: settings.bind_addr,
-                source,
-            })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind {
-                addr: settings.bind_addr,
-                source,
-            })?
-            .port();
+        let addr = settings.bind_addr;
+        let bind_error = |source| StartupError::Bind { addr, source };
+        let listener = TcpListener::bind(addr).map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
+        let metrics = state.metrics.clone();
         let server = HttpServer::new(move || {
+            let metrics = metrics.clone();
             App::new()
-                // The query string is left out of the access log: it can be long and personal.
+                .wrap_fn(move |req, srv| {
+                    let timer = metrics.start_request(routes::route_of(req.path()));
+                    let response = srv.call(req);
+                    async move {
+                        let response = response.await?;
+                        timer.finish(response.status().as_u16());
+                        Ok(response)
+                    }
+                })
+                // Method, path without the query string (long, personal), status, duration; the
+                // headers, and so the token, are never logged.
                 .wrap(
                     middleware::Logger::new(r#"%a "%{r}xi" %s %b %Dms"#)
                         .custom_request_replace("r", |req| {
@@ -56,11 +60,10 @@ impl Application {
                 .app_data(state.clone())
                 .configure(routes::configure)
         })
+        // SIGTERM and SIGINT stop accepting and let requests in flight finish within this bound.
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .listen(listener)
-        .map_err(|source| StartupError::Bind {
-            addr: settings.bind_addr,
-            source,
-        })?
+        .map_err(bind_error)?
         .run();
         Ok(Application { port, server })
     }

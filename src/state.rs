@@ -1,10 +1,12 @@
 //! [`AppState`]: what every request shares, built once at start-up.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use mongodb::bson::{Document, RawDocumentBuf};
 use mongodb::{Collection, Database};
 
+use crate::metrics::Metrics;
 use crate::settings::PaginationCache;
 
 pub const USERS: &str = "users";
@@ -21,6 +23,9 @@ pub struct AppState {
     pub pagination: PaginationCache,
     /// Sent as `maxTimeMS` with every database call.
     pub query_timeout: Duration,
+    pub metrics: Arc<Metrics>,
+    /// For `/ready`'s ping.
+    pub db: Database,
 }
 
 impl AppState {
@@ -32,6 +37,8 @@ impl AppState {
             departments: db.collection(DEPARTMENTS),
             pagination: PaginationCache::new(db.collection(SETTINGS), query_timeout),
             query_timeout,
+            metrics: Arc::new(Metrics::new()),
+            db: db.clone(),
         }
     }
 }

@@ -103,7 +103,8 @@ impl RawRoomsParams {
     }
 }
 
-const KNOWN_NAMES: [&str; 15] = [
+/// Every parameter name the service reads (the OpenAPI document lists exactly these).
+pub const KNOWN_NAMES: [&str; 15] = [
     "agents",
     "departmentId",
     "open",

@@ -8,6 +8,8 @@ use futures::TryStreamExt as _;
 use mongodb::bson::{doc, rawdoc, Document, RawDocumentBuf};
 use mongodb::Collection;
 
+use crate::metrics::Metrics;
+
 /// One page of rooms and the number of rooms the filter matches in all.
 pub struct RoomsPage {
     pub rooms: Vec<RawDocumentBuf>,
@@ -29,6 +31,7 @@ pub async fn find_page(
     rooms: &Collection<RawDocumentBuf>,
     filter: Document,
     options: PageOptions,
+    metrics: &Metrics,
 ) -> Result<RoomsPage, mongodb::error::Error> {
     let count = rooms
         .count_documents(filter.clone())
@@ -48,7 +51,10 @@ pub async fn find_page(
         }
         find.await?.try_collect::<Vec<_>>().await
     };
-    let (rooms, total) = futures::try_join!(find, std::future::IntoFuture::into_future(count))?;
+    let (rooms, total) = futures::try_join!(
+        metrics.db_call("rooms.find", find),
+        metrics.db_call("rooms.count", std::future::IntoFuture::into_future(count)),
+    )?;
     Ok(RoomsPage { rooms, total })
 }
 
@@ -59,6 +65,7 @@ pub async fn departments_of(
     departments: &Collection<RawDocumentBuf>,
     rooms: &[RawDocumentBuf],
     max_time: Duration,
+    metrics: &Metrics,
 ) -> Result<HashMap<String, RawDocumentBuf>, mongodb::error::Error> {
     let mut ids: Vec<&str> = rooms
         .iter()
@@ -69,13 +76,16 @@ pub async fn departments_of(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let found: Vec<RawDocumentBuf> = departments
-        .find(doc! { "_id": { "$in": ids } })
-        .projection(doc! { "name": 1 })
-        .max_time(max_time)
-        .await?
-        .try_collect()
-        .await?;
+    let find = async {
+        departments
+            .find(doc! { "_id": { "$in": ids } })
+            .projection(doc! { "name": 1 })
+            .max_time(max_time)
+            .await?
+            .try_collect::<Vec<RawDocumentBuf>>()
+            .await
+    };
+    let found = metrics.db_call("departments.find", find).await?;
     Ok(found
         .into_iter()
         .filter_map(|dept| {

@@ -18,7 +18,7 @@ pub async fn list_rooms(
 ) -> Result<HttpResponse, ApiError> {
     let query = RoomsQuery::from_query_string(req.query_string())?;
     user.authorize(&query)?;
-    let pagination = state.pagination.get().await?;
+    let pagination = state.pagination.get(&state.metrics).await?;
     let options = repo::PageOptions {
         sort: filter::to_sort(&query),
         projection: filter::to_projection(&query),
@@ -26,9 +26,16 @@ pub async fn list_rooms(
         limit: pagination.limit(query.count),
         max_time: state.query_timeout,
     };
-    let page = repo::find_page(&state.rooms, filter::to_filter(&query), options).await?;
-    let departments =
-        repo::departments_of(&state.departments, &page.rooms, state.query_timeout).await?;
+    let metrics = &state.metrics;
+    let page = repo::find_page(&state.rooms, filter::to_filter(&query), options, metrics).await?;
+    let departments = repo::departments_of(
+        &state.departments,
+        &page.rooms,
+        state.query_timeout,
+        metrics,
+    )
+    .await?;
+    metrics.rooms_returned(page.rooms.len());
     let body = render::rooms_page(&page.rooms, &departments, query.offset, page.total)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))

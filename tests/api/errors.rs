@@ -232,7 +232,7 @@ async fn an_unreachable_database_is_503_and_says_nothing_more() {
 #[tokio::test]
 async fn the_service_answers_again_once_the_database_is_back() {
     let loaded = spawn_app().await;
-    let database = FlakyDatabase::start(false).await;
+    let database = FlakyDatabase::start(Link::Down, loaded.db.name()).await;
     let app = spawn_app_with(
         &database.url,
         Some("3000"),
@@ -243,7 +243,7 @@ async fn the_service_answers_again_once_the_database_is_back() {
         503,
         r#"{"success":false,"error":"The database is unavailable"}"#,
     );
-    database.set_up(true);
+    database.set(Link::Up);
     app.get_rooms("roomName=%22Linus%22", MANAGER)
         .await
         .assert_rooms(&["lc-08"], 0, 1);

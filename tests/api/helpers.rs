@@ -179,7 +179,7 @@ pub async fn spawn_app_with(
         .expect("MONGO_URL is a MongoDB URL");
     if load {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        fixtures::load_dir(&db, &dir, false)
+        fixtures::load_dir(&db, &dir, fixtures::Existing::Refuse)
             .await
             .unwrap_or_else(|e| {
                 panic!("loading fixtures into {mongo_url} failed (is the server up?): {e}")
@@ -270,16 +270,27 @@ impl TestApp {
     }
 }
 
-/// A TCP proxy in front of the server `MONGO_URL` names that refuses connections while it is down,
-/// so a test can take the database away and bring it back.
+/// What [`FlakyDatabase`] does with a new connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Forward it to the real server.
+    Up,
+    /// Close it at once (the database is unreachable).
+    Down,
+    /// Keep it waiting until the link is set to `Up` or `Down` (a database that hangs).
+    Held,
+}
+
+/// A TCP proxy in front of the server `MONGO_URL` names, so a test can take the database away,
+/// make it hang, and bring it back.
 pub struct FlakyDatabase {
-    /// `MONGO_URL` with the proxy as its host (and a direct connection).
+    /// A MongoDB URL for `database` through the proxy (a direct connection).
     pub url: String,
-    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    link: tokio::sync::watch::Sender<Link>,
 }
 
 impl FlakyDatabase {
-    pub async fn start(up: bool) -> Self {
+    pub async fn start(link: Link, database: &str) -> Self {
         let url = mongo_url();
         let rest = url
             .strip_prefix("mongodb://")
@@ -294,42 +305,43 @@ impl FlakyDatabase {
             !target.contains(','),
             "this test needs a single-host MONGO_URL"
         );
+        let options = tail
+            .split_once('?')
+            .map(|(_, o)| format!("&{o}"))
+            .unwrap_or_default();
         let target = target.to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("proxy binds");
         let port = listener.local_addr().expect("proxy address").port();
-        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(up));
-        let up_now = flag.clone();
+        let (sender, receiver) = tokio::sync::watch::channel(link);
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
-                if !up_now.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
                 let target = target.clone();
+                let mut receiver = receiver.clone();
                 tokio::spawn(async move {
+                    let link = match receiver.wait_for(|link| *link != Link::Held).await {
+                        Ok(link) => *link,
+                        Err(_) => return,
+                    };
+                    if link == Link::Down {
+                        return;
+                    }
                     if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     }
                 });
             }
         });
-        let tail = if tail.is_empty() {
-            "/".to_owned()
-        } else {
-            tail.to_owned()
-        };
-        let separator = if tail.contains('?') { "&" } else { "?" };
         FlakyDatabase {
             url: format!(
-                "mongodb://{credentials}127.0.0.1:{port}{tail}{separator}directConnection=true"
+                "mongodb://{credentials}127.0.0.1:{port}/{database}?directConnection=true{options}"
             ),
-            up: flag,
+            link: sender,
         }
     }
 
-    pub fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
+    pub fn set(&self, link: Link) {
+        self.link.send_replace(link);
     }
 }

@@ -2,9 +2,11 @@
 //! statuses and bodies. Needs a MongoDB wire-protocol server at `MONGO_URL` (see README).
 
 mod auth;
+mod deploy;
 mod errors;
 mod health;
 mod helpers;
+mod operations;
 mod rendering;
 mod rocketchat_e2e;
 mod rooms_filters;

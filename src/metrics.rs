@@ -1,0 +1,190 @@
+//! Prometheus metrics, one registry per application: HTTP requests by status and their latency,
+//! database calls' latency and errors, rooms returned. Served as text on `GET /metrics`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use prometheus::{
+    Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+/// Latency buckets in seconds, from 1 ms to 10 s.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+pub struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    in_flight: IntGauge,
+    db_duration: HistogramVec,
+    db_errors: IntCounterVec,
+    rooms_returned: IntCounter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry =
+            Registry::new_custom(Some("livechat_rooms".into()), None).expect("a valid prefix");
+        let http_requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests answered, by route and status",
+            ),
+            &["route", "status"],
+        )
+        .expect("valid metric");
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time to answer an HTTP request, by route",
+            )
+            .buckets(BUCKETS.to_vec()),
+            &["route"],
+        )
+        .expect("valid metric");
+        let in_flight = IntGauge::new("http_requests_in_flight", "HTTP requests being answered")
+            .expect("valid metric");
+        let db_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "db_call_duration_seconds",
+                "Time of one database call, by operation",
+            )
+            .buckets(BUCKETS.to_vec()),
+            &["operation"],
+        )
+        .expect("valid metric");
+        let db_errors = IntCounterVec::new(
+            Opts::new(
+                "db_errors_total",
+                "Database calls that failed, by operation",
+            ),
+            &["operation"],
+        )
+        .expect("valid metric");
+        let rooms_returned =
+            IntCounter::new("rooms_returned_total", "Rooms sent in listing responses")
+                .expect("valid metric");
+        for collector in [
+            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_duration.clone()),
+            Box::new(in_flight.clone()),
+            Box::new(db_duration.clone()),
+            Box::new(db_errors.clone()),
+            Box::new(rooms_returned.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            in_flight,
+            db_duration,
+            db_errors,
+            rooms_returned,
+        }
+    }
+
+    /// Marks a request as started; [`HttpTimer::finish`] records it.
+    pub fn start_request(self: &Arc<Self>, route: &'static str) -> HttpTimer {
+        self.in_flight.inc();
+        HttpTimer {
+            metrics: self.clone(),
+            route,
+            started: Instant::now(),
+        }
+    }
+
+    /// Times one database call and counts it if it fails.
+    pub async fn db_call<T, E>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let started = Instant::now();
+        let result = call.await;
+        self.db_duration
+            .with_label_values(&[operation])
+            .observe(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            self.db_errors.with_label_values(&[operation]).inc();
+        }
+        result
+    }
+
+    pub fn rooms_returned(&self, n: usize) {
+        self.rooms_returned.inc_by(n as u64);
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Encoding into a Vec fails only on invalid metric families, which registration rules out.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
+}
+
+/// One request being answered: counted once finished, and out of the in-flight gauge when dropped
+/// (also when the client went away first).
+pub struct HttpTimer {
+    metrics: Arc<Metrics>,
+    route: &'static str,
+    started: Instant,
+}
+
+impl HttpTimer {
+    pub fn finish(self, status: u16) {
+        let m = &self.metrics;
+        m.http_requests
+            .with_label_values(&[self.route, itoa::Buffer::new().format(status)])
+            .inc();
+        m.http_duration
+            .with_label_values(&[self.route])
+            .observe(self.started.elapsed().as_secs_f64());
+    }
+}
+
+impl Drop for HttpTimer {
+    fn drop(&mut self) {
+        self.metrics.in_flight.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_db_calls_and_rooms_are_exposed() {
+        let metrics = Arc::new(Metrics::new());
+        metrics.start_request("/api/v1/livechat/rooms").finish(200);
+        metrics.rooms_returned(3);
+        let failed: Result<(), &str> =
+            futures::executor::block_on(metrics.db_call("rooms.find", async { Err("down") }));
+        assert!(failed.is_err());
+        let text = String::from_utf8(metrics.render()).unwrap();
+        for line in [
+            r#"livechat_rooms_http_requests_total{route="/api/v1/livechat/rooms",status="200"} 1"#,
+            r#"livechat_rooms_http_request_duration_seconds_count{route="/api/v1/livechat/rooms"} 1"#,
+            "livechat_rooms_http_requests_in_flight 0",
+            r#"livechat_rooms_db_errors_total{operation="rooms.find"} 1"#,
+            r#"livechat_rooms_db_call_duration_seconds_count{operation="rooms.find"} 1"#,
+            "livechat_rooms_rooms_returned_total 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! What an operator relies on: readiness, metrics, the OpenAPI document, graceful shutdown.
+
+use std::process::Stdio;
+
+use livechat_rooms::rooms::params::KNOWN_NAMES;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn ready_answers_when_the_database_does() {
+    let app = spawn_app().await;
+    let reply = app.get("/ready", ANONYMOUS).await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (200, r#"{"status":"ok"}"#)
+    );
+}
+
+#[tokio::test]
+async fn ready_is_503_when_the_database_is_unreachable() {
+    let app = spawn_app_with(
+        "mongodb://127.0.0.1:1/rocketchat",
+        Some("300"),
+        TestDb::Empty,
+    )
+    .await;
+    let reply = app.get("/ready", ANONYMOUS).await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (503, r#"{"status":"unavailable"}"#)
+    );
+}
+
+#[tokio::test]
+async fn ready_is_503_when_the_database_hangs() {
+    let loaded = spawn_app().await;
+    let database = FlakyDatabase::start(Link::Held, loaded.db.name()).await;
+    let app = spawn_app_with(
+        &database.url,
+        None,
+        TestDb::Existing(loaded.db.name().to_owned()),
+    )
+    .await;
+    let reply = app.get("/ready", ANONYMOUS).await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (503, r#"{"status":"unavailable"}"#)
+    );
+}
+
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_database_calls_and_rooms() {
+    let app = spawn_app().await;
+    let before = app.get("/metrics", ANONYMOUS).await;
+    assert_eq!(before.status, 200);
+    assert_eq!(before.content_type, "text/plain; version=0.0.4");
+    let rooms =
+        r#"livechat_rooms_http_requests_total{route="/api/v1/livechat/rooms",status="200"}"#;
+    assert_eq!(metric(&before.body, rooms), None);
+
+    app.get_rooms("departmentId=dep-sales", MANAGER)
+        .await
+        .assert_rooms(&["lc-08", "lc-02", "lc-01"], 0, 3);
+    app.get_rooms("", ANONYMOUS)
+        .await
+        .assert_error(401, UNAUTHORIZED_BODY);
+    let after = app.get("/metrics", ANONYMOUS).await.body;
+    assert_eq!(metric(&after, rooms), Some(1.0), "{after}");
+    assert_eq!(
+        metric(
+            &after,
+            r#"livechat_rooms_http_requests_total{route="/api/v1/livechat/rooms",status="401"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&after, "livechat_rooms_rooms_returned_total"),
+        Some(3.0)
+    );
+    for operation in [
+        "users.find_one",
+        "permissions.find",
+        "settings.find",
+        "rooms.find",
+        "rooms.count",
+        "departments.find",
+    ] {
+        let count =
+            format!(r#"livechat_rooms_db_call_duration_seconds_count{{operation="{operation}"}}"#);
+        assert_eq!(metric(&after, &count), Some(1.0), "{operation}:\n{after}");
+    }
+    assert_eq!(
+        metric(
+            &after,
+            r#"livechat_rooms_http_request_duration_seconds_count{route="/api/v1/livechat/rooms"}"#
+        ),
+        Some(2.0)
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_database_errors() {
+    let app = spawn_app_with(
+        "mongodb://127.0.0.1:1/rocketchat",
+        Some("300"),
+        TestDb::Empty,
+    )
+    .await;
+    assert_eq!(app.get_rooms("", MANAGER).await.status, 503);
+    let text = app.get("/metrics", ANONYMOUS).await.body;
+    // Authentication's two lookups run together; the first to fail cancels the other.
+    let errors: f64 = ["users.find_one", "permissions.find"]
+        .iter()
+        .filter_map(|op| {
+            metric(
+                &text,
+                &format!(r#"livechat_rooms_db_errors_total{{operation="{op}"}}"#),
+            )
+        })
+        .sum();
+    assert!(errors >= 1.0, "{text}");
+    assert_eq!(
+        metric(
+            &text,
+            r#"livechat_rooms_http_requests_total{route="/api/v1/livechat/rooms",status="503"}"#
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn openapi_lists_every_parameter_the_service_accepts() {
+    let app = spawn_app().await;
+    let reply = app.get("/openapi.json", ANONYMOUS).await;
+    assert_eq!(
+        (reply.status, reply.content_type.as_str()),
+        (200, "application/json")
+    );
+    let doc = reply.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let parameters = doc["paths"]["/api/v1/livechat/rooms"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let mut names: Vec<&str> = parameters
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    let mut accepted = KNOWN_NAMES.to_vec();
+    accepted.sort_unstable();
+    assert_eq!(names, accepted);
+}
+
+/// The real binary, started with `env`; returns it and its port once it listens.
+async fn start_binary(env: &[(&str, &str)]) -> (tokio::process::Child, u16) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_livechat-rooms"))
+        .env_clear()
+        .envs(env.iter().copied())
+        .env("BIND_IP", "127.0.0.1")
+        .env("PORT", "0")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the binary logs its port before exiting");
+        if let Some(port) = line.split("listening on port ").nth(1) {
+            break port.trim().parse::<u16>().unwrap();
+        }
+    };
+    // Keep draining the log so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, port)
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_request_in_flight_finish_and_exits_0() {
+    let loaded = spawn_app().await;
+    let database = FlakyDatabase::start(Link::Held, loaded.db.name()).await;
+    let (mut child, port) = start_binary(&[
+        ("MONGO_URL", &database.url),
+        ("SHUTDOWN_TIMEOUT_SECS", "30"),
+    ])
+    .await;
+    let app = TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        db: loaded.db.clone(),
+        client: reqwest::Client::new(),
+    };
+
+    let in_flight = {
+        let client = app.client.clone();
+        let url = format!("{}{ROOMS}?roomName=Linus", app.address);
+        tokio::spawn(async move {
+            let response = client
+                .get(url)
+                .header("X-User-Id", "manager-id")
+                .header("X-Auth-Token", "manager-token")
+                .send()
+                .await
+                .expect("the request in flight is answered");
+            (response.status().as_u16(), response.text().await.unwrap())
+        })
+    };
+    // Wait until the service is answering it (the gauge counts this /metrics request too).
+    loop {
+        let text = app.get("/metrics", ANONYMOUS).await.body;
+        if metric(&text, "livechat_rooms_http_requests_in_flight").unwrap_or(0.0) >= 2.0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // A new request is no longer accepted...
+    assert!(app
+        .client
+        .get(format!("{}/health", app.address))
+        .send()
+        .await
+        .is_err());
+    // ...but the one in flight completes once the database answers.
+    database.set(Link::Up);
+    let (status, body) = in_flight.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with(r#"{"rooms":[{"_id":"lc-08""#), "{body}");
+    let exit = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("the service exits after its last request")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[tokio::test]
+async fn the_binary_refuses_a_bad_setting_and_names_it() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_livechat-rooms"))
+        .env_clear()
+        .env("PORT", "http")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("PORT: must be a port number"), "{stderr}");
+}
+
+#[tokio::test]
+async fn health_check_subcommand_reports_the_service() {
+    let loaded = spawn_app().await;
+    let database = FlakyDatabase::start(Link::Up, loaded.db.name()).await;
+    let (_child, port) = start_binary(&[("MONGO_URL", &database.url)]).await;
+    let port = port.to_string();
+    let healthy = tokio::process::Command::new(env!("CARGO_BIN_EXE_livechat-rooms"))
+        .arg("health-check")
+        .env_clear()
+        .env("PORT", &port)
+        .status()
+        .await
+        .unwrap();
+    assert!(healthy.success());
+    let nobody = tokio::process::Command::new(env!("CARGO_BIN_EXE_livechat-rooms"))
+        .arg("health-check")
+        .env_clear()
+        .env("PORT", "1")
+        .status()
+        .await
+        .unwrap();
+    assert!(!nobody.success());
+}
