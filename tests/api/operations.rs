@@ -228,14 +228,7 @@ async fn sigterm_lets_a_request_in_flight_finish_and_exits_0() {
         .status()
         .unwrap();
     assert!(killed.success());
-    // A new request is no longer accepted...
-    assert!(app
-        .client
-        .get(format!("{}/health", app.address))
-        .send()
-        .await
-        .is_err());
-    // ...but the one in flight completes once the database answers.
+    // The request in flight completes once the database answers.
     database.set(Link::Up);
     let (status, body) = in_flight.await.unwrap();
     assert_eq!(status, 200, "{body}");
