@@ -2,10 +2,11 @@
 //! `BIND_IP`, `PORT`); a bad value stops start-up with a message that names the variable.
 
 use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
 use std::time::Duration;
 
 pub const DEFAULT_MONGO_URL: &str = "mongodb://127.0.0.1:27017/rocketchat";
-const DEFAULT_BIND_IP: &str = "0.0.0.0";
+const DEFAULT_BIND_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 const DEFAULT_PORT: u16 = 3000;
 const DEFAULT_QUERY_TIMEOUT_MS: u64 = 10_000;
 const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 20;
@@ -53,45 +54,62 @@ impl Settings {
     /// Reads the settings through `lookup` (the environment, or a map in tests). Empty counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let bad = |var: &'static str, reason: &str| ConfigError {
-            var,
-            reason: reason.to_owned(),
-        };
-        let ip: IpAddr = get("BIND_IP")
-            .unwrap_or_else(|| DEFAULT_BIND_IP.to_owned())
-            .trim()
-            .parse()
-            .map_err(|_| bad("BIND_IP", "must be an IP address such as 0.0.0.0 or ::"))?;
-        let port: u16 = match get("PORT") {
-            Some(p) => p
-                .trim()
-                .parse()
-                .map_err(|_| bad("PORT", "must be a port number (0-65535)"))?,
-            None => DEFAULT_PORT,
-        };
+        // Reads `var` as a `T` that passes `valid`, or its default when unset.
+        fn parsed<T: FromStr>(
+            value: Option<String>,
+            var: &'static str,
+            default: T,
+            valid: fn(&T) -> bool,
+            reason: &str,
+        ) -> Result<T, ConfigError> {
+            match value {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(valid)
+                    .ok_or_else(|| ConfigError {
+                        var,
+                        reason: reason.to_owned(),
+                    }),
+            }
+        }
+        let ip: IpAddr = parsed(
+            get("BIND_IP"),
+            "BIND_IP",
+            DEFAULT_BIND_IP,
+            |_| true,
+            "must be an IP address such as 0.0.0.0 or ::",
+        )?;
+        let port: u16 = parsed(
+            get("PORT"),
+            "PORT",
+            DEFAULT_PORT,
+            |_| true,
+            "must be a port number (0-65535)",
+        )?;
         let mongo_url = get("MONGO_URL").unwrap_or_else(|| DEFAULT_MONGO_URL.to_owned());
         if !(mongo_url.starts_with("mongodb://") || mongo_url.starts_with("mongodb+srv://")) {
-            return Err(bad(
-                "MONGO_URL",
-                "must start with mongodb:// or mongodb+srv://",
-            ));
+            return Err(ConfigError {
+                var: "MONGO_URL",
+                reason: "must start with mongodb:// or mongodb+srv://".to_owned(),
+            });
         }
-        let timeout_ms: u64 = match get("QUERY_TIMEOUT_MS") {
-            Some(t) => t.trim().parse().ok().filter(|&t| t > 0).ok_or_else(|| {
-                bad(
-                    "QUERY_TIMEOUT_MS",
-                    "must be a positive number of milliseconds",
-                )
-            })?,
-            None => DEFAULT_QUERY_TIMEOUT_MS,
-        };
-        let shutdown_secs: u64 = match get("SHUTDOWN_TIMEOUT_SECS") {
-            Some(t) => t
-                .trim()
-                .parse()
-                .map_err(|_| bad("SHUTDOWN_TIMEOUT_SECS", "must be a whole number of seconds"))?,
-            None => DEFAULT_SHUTDOWN_TIMEOUT_SECS,
-        };
+        let timeout_ms: u64 = parsed(
+            get("QUERY_TIMEOUT_MS"),
+            "QUERY_TIMEOUT_MS",
+            DEFAULT_QUERY_TIMEOUT_MS,
+            |&t| t > 0,
+            "must be a positive number of milliseconds",
+        )?;
+        let shutdown_secs: u64 = parsed(
+            get("SHUTDOWN_TIMEOUT_SECS"),
+            "SHUTDOWN_TIMEOUT_SECS",
+            DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+            |_| true,
+            "must be a whole number of seconds",
+        )?;
         Ok(Settings {
             bind_addr: SocketAddr::new(ip, port),
             mongo_url,
