@@ -293,10 +293,13 @@ fn field_spec(value: Value) -> Option<FieldSpec> {
             is_field_path(&key).then_some((key, include))
         })
         .collect::<Option<Vec<_>>>()?;
-    let includes = spec.iter().any(|(key, include)| *include && key != "_id");
-    let mixed = spec
-        .iter()
-        .any(|(key, include)| !*include && (includes && key != "_id"));
+    // 1 and 0 may not mix; the one exception is `"_id": 0` in an inclusion.
+    let has = |wanted: bool| {
+        spec.iter()
+            .any(|(key, include)| *include == wanted && key != "_id")
+    };
+    let id_included = spec.iter().any(|(key, include)| *include && key == "_id");
+    let mixed = has(false) && (has(true) || id_included);
     let collides = spec.iter().enumerate().any(|(i, (a, _))| {
         spec[i + 1..].iter().any(|(b, _)| {
             let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
@@ -622,12 +625,21 @@ mod tests {
             Some(FieldSpec(vec![("msgs".into(), false)]))
         );
         assert_eq!(parse("fields={}").unwrap().fields, None);
+        assert_eq!(
+            parse(r#"fields={"_id":0}"#).unwrap().fields,
+            Some(FieldSpec(vec![("_id".into(), false)]))
+        );
+        assert_eq!(
+            parse(r#"fields={"_id":1}"#).unwrap().fields,
+            Some(FieldSpec(vec![("_id".into(), true)]))
+        );
     }
 
     #[test]
     fn fields_mixing_inclusion_and_exclusion_are_rejected() {
         for raw in [
             r#"{"fname":1,"ts":0}"#,
+            r#"{"_id":1,"ts":0}"#,
             r#"{"a":1,"a.b":1}"#,
             r#"{"a":true}"#,
             r#"{"a.$":1}"#,
