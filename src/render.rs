@@ -9,17 +9,20 @@
 //! | date | `"2019-08-09T20:18:02.350Z"` (`null` outside JavaScript's date range) |
 //! | ObjectId | its hex string |
 //! | Decimal128 | `{"$numberDecimal":"<value>"}` |
-//! | binary | base64 (js-bson's `Binary.toJSON`) |
-//! | timestamp | `{"$timestamp":"<64-bit value>"}` (js-bson's `Timestamp.toJSON`) |
+//! | binary | base64 (js-bson's `Binary.toJSON`); a 16-byte UUID (subtype 4) as dashed hex |
+//! | timestamp | `{"$timestamp":"<unsigned 64-bit value>"}` (js-bson's `Timestamp.toJSON`) |
 //! | regex, MinKey, MaxKey | `{}` |
 //! | JavaScript code | `{"code":...}` (with `"scope"` when it has one) |
 //! | symbol | its string |
-//! | DBPointer | `{"$ref":...,"$id":...}` |
+//! | DBPointer | `{"$ref":<collection>,"$id":<hex>,"$db":<database>}` (js-bson's DBRef) |
 //! | undefined | key omitted (in an array: `null`) |
+//!
+//! `scripts/js-render-check` compares this module with js-bson + `JSON.stringify` on every type.
 
 use base64::Engine as _;
 
 use mongodb::bson::raw::{RawArray, RawBsonRef, RawDbPointerRef, RawDocument};
+use mongodb::bson::spec::BinarySubtype;
 use mongodb::bson::{Bson, RawDocumentBuf};
 use std::collections::HashMap;
 
@@ -147,18 +150,25 @@ pub fn value(out: &mut Vec<u8>, value: RawBsonRef<'_>) -> Result<(), mongodb::bs
         RawBsonRef::Int32(n) => integer(out, i64::from(n)),
         RawBsonRef::Int64(n) => integer(out, n),
         RawBsonRef::Timestamp(ts) => {
+            // js-bson's Timestamp is an unsigned Long: time in the high 32 bits.
             let combined = (u64::from(ts.time) << 32) | u64::from(ts.increment);
-            // js-bson's Timestamp is a signed Long: its string is the two's-complement value.
             out.extend_from_slice(b"{\"$timestamp\":\"");
-            integer(out, combined as i64);
+            out.extend_from_slice(itoa::Buffer::new().format(combined).as_bytes());
             out.extend_from_slice(b"\"}");
         }
-        RawBsonRef::Binary(bin) => {
-            out.push(b'"');
-            let encoded = base64::engine::general_purpose::STANDARD.encode(bin.bytes);
-            out.extend_from_slice(encoded.as_bytes());
-            out.push(b'"');
-        }
+        RawBsonRef::Binary(bin) => match <[u8; 16]>::try_from(bin.bytes) {
+            // js-bson reads a 16-byte subtype 4 as a UUID, whose JSON is its dashed hex form.
+            Ok(uuid) if bin.subtype == BinarySubtype::Uuid => {
+                let hex = mongodb::bson::Uuid::from_bytes(uuid).to_string();
+                string(out, &hex);
+            }
+            _ => {
+                out.push(b'"');
+                let encoded = base64::engine::general_purpose::STANDARD.encode(bin.bytes);
+                out.extend_from_slice(encoded.as_bytes());
+                out.push(b'"');
+            }
+        },
         RawBsonRef::ObjectId(oid) => {
             out.push(b'"');
             out.extend_from_slice(oid.to_hex().as_bytes());
@@ -184,10 +194,19 @@ fn db_pointer(out: &mut Vec<u8>, ptr: RawDbPointerRef<'_>) {
     let id = ext["$dbPointer"]["$id"]["$oid"]
         .as_str()
         .unwrap_or_default();
+    // js-bson reads it as a DBRef: the namespace splits at its first dot into database and collection.
+    let (db, collection) = match ns.split_once('.') {
+        Some((db, collection)) => (Some(db), collection),
+        None => (None, ns),
+    };
     out.extend_from_slice(b"{\"$ref\":");
-    string(out, ns);
+    string(out, collection);
     out.extend_from_slice(b",\"$id\":");
     string(out, id);
+    if let Some(db) = db {
+        out.extend_from_slice(b",\"$db\":");
+        string(out, db);
+    }
     out.push(b'}');
 }
 
@@ -326,6 +345,38 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_are_unsigned() {
+        let ts = Timestamp {
+            time: 4_000_000_000,
+            increment: 5,
+        };
+        assert_eq!(
+            render(doc! {"t": ts}),
+            r#"{"t":{"$timestamp":"17179869184000000005"}}"#
+        );
+    }
+
+    #[test]
+    fn uuid_binaries_render_as_dashed_hex_like_js_bson() {
+        let uuid = Binary {
+            subtype: BinarySubtype::Uuid,
+            bytes: (0..16).collect(),
+        };
+        let short = Binary {
+            subtype: BinarySubtype::Uuid,
+            bytes: vec![7, 7, 7],
+        };
+        let legacy = Binary {
+            subtype: BinarySubtype::UuidOld,
+            bytes: vec![7; 16],
+        };
+        assert_eq!(
+            render(doc! {"u": uuid, "short": short, "legacy": legacy}),
+            r#"{"u":"00010203-0405-0607-0809-0a0b0c0d0e0f","short":"BwcH","legacy":"BwcHBwcHBwcHBwcHBwcHBw=="}"#
+        );
+    }
+
+    #[test]
     fn code_symbol_and_db_pointer_render_as_js_bson_does() {
         let pointer = mongodb::bson::Bson::try_from(serde_json::json!({
             "$dbPointer": {"$ref": "db.coll", "$id": {"$oid": "5d4dd4ea0e3b0f0a1c2b3d4e"}}
@@ -338,7 +389,7 @@ mod tests {
                 "y": Bson::Symbol("sym".into()),
                 "p": pointer,
             }),
-            r#"{"c":{"code":"f()"},"s":{"code":"g()","scope":{"x":1}},"y":"sym","p":{"$ref":"db.coll","$id":"5d4dd4ea0e3b0f0a1c2b3d4e"}}"#
+            r#"{"c":{"code":"f()"},"s":{"code":"g()","scope":{"x":1}},"y":"sym","p":{"$ref":"coll","$id":"5d4dd4ea0e3b0f0a1c2b3d4e","$db":"db"}}"#
         );
     }
 
