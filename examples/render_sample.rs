@@ -1,5 +1,5 @@
 //! Writes BSON documents covering every type (DIR/docs.bson) and our JSON rendering of each
-//! (DIR/rust.jsonl), for scripts/js-render-check to compare with what js-bson and JSON.stringify
+//! (DIR/rust.jsonl), for scripts/js-check to compare with what js-bson and JSON.stringify
 //! make of the same bytes: `cargo run --example render_sample DIR`.
 
 use mongodb::bson::{

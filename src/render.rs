@@ -17,7 +17,7 @@
 //! | DBPointer | `{"$ref":<collection>,"$id":<hex>,"$db":<database>}` (js-bson's DBRef) |
 //! | undefined | key omitted (in an array: `null`) |
 //!
-//! `scripts/js-render-check` compares this module with js-bson + `JSON.stringify` on every type.
+//! `scripts/js-check` compares this module with js-bson + `JSON.stringify` on every type.
 
 use base64::Engine as _;
 

@@ -1,12 +1,13 @@
 //! The raw query string, read the way Rocket.Chat's `qs` reads it, and nothing more: every value is
 //! still text. Validation and typing happen in [`super::query`].
 //!
-//! `qs` rules kept here: `a[]=x&a[]=y`, `a[0]=x&a[1]=y` (indices up to 20, in index order) and repeated
-//! `a=x&a=y` give arrays; a single `a=x` is a string; `a[b]=x` (or an index above 20) gives an object;
+//! `qs` (6.17) rules kept here: `a[]=x&a[]=y`, `a[0]=x&a[1]=y` (indices below 20) and repeated
+//! `a=x&a=y` give arrays of at most 20 items; a single `a=x` is a string; `a[b]=x`, an index of 20 or
+//! more, or more than 20 items give an object;
 //! `+` is a space and percent-escapes are decoded, a component that does not decode is kept as it came;
 //! only the first 1000 pairs count.
 
-/// Highest array index `qs` reads as an index (its `arrayLimit`); above it the key is an object key.
+/// `qs`'s `arrayLimit`: indices below it are array indices, and an array of more items is an object.
 const ARRAY_LIMIT: usize = 20;
 /// Pairs `qs` reads before it ignores the rest (its `parameterLimit`).
 const PARAMETER_LIMIT: usize = 1000;
@@ -55,11 +56,12 @@ impl RawRoomsParams {
     /// Reads a raw query string (without the `?`). Never fails: anything odd becomes a value that
     /// validation rejects or a name that is ignored.
     pub fn from_query_string(query: &str) -> Self {
-        let mut slots: Vec<(&'static str, Vec<(Slot, String)>)> = Vec::new();
+        // `qs` first gathers the values of identical keys, in order of first appearance...
+        let mut keys: Vec<(&'static str, Slot, String, Vec<String>)> = Vec::new();
         for part in query
             .split('&')
-            .filter(|p| !p.is_empty())
             .take(PARAMETER_LIMIT)
+            .filter(|p| !p.is_empty())
         {
             // `qs` splits at `]=` when present, so a bracketed key may itself hold `=`.
             let split_at = part.find("]=").map(|i| i + 1).or_else(|| part.find('='));
@@ -73,9 +75,17 @@ impl RawRoomsParams {
                 continue;
             };
             let value = decode(value);
+            match keys.iter_mut().find(|(_, _, k, _)| *k == key) {
+                Some((_, _, _, values)) => values.push(value),
+                None => keys.push((name, slot, key, vec![value])),
+            }
+        }
+        // ...then merges the keys of each name in that order.
+        let mut slots: Vec<(&'static str, Vec<(Slot, Vec<String>)>)> = Vec::new();
+        for (name, slot, _, values) in keys {
             match slots.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, entries)) => entries.push((slot, value)),
-                None => slots.push((name, vec![(slot, value)])),
+                Some((_, entries)) => entries.push((slot, values)),
+                None => slots.push((name, vec![(slot, values)])),
             }
         }
         let mut params = RawRoomsParams::default();
@@ -139,58 +149,72 @@ enum Slot {
     Nested,
 }
 
-/// Splits `name[...]` into the name and the slot, as `qs` does. A key whose brackets do not close is
-/// a plain name (so it is unknown and ignored).
+/// Splits `name[...]` into the name and the slot, as `qs` 6.17 does: the first bracket pair decides
+/// (`[]` push, `[3]` an index below the array limit, anything else an object key), a second pair
+/// makes a nested value, text after the last `]` is ignored, and an unclosed bracket is an object.
 fn split_key(key: &str) -> (&str, Slot) {
     let Some(open) = key.find('[').filter(|&i| i > 0) else {
         return (key, Slot::Plain);
     };
     let (name, rest) = key.split_at(open);
-    let Some(first_close) = rest.find(']') else {
-        return (key, Slot::Plain);
+    let Some(close) = rest.find(']') else {
+        return (name, Slot::Nested);
     };
-    let inner = &rest[1..first_close];
-    if inner.contains('[') {
-        return (key, Slot::Plain);
-    }
-    if first_close + 1 != rest.len() {
+    let inner = &rest[1..close];
+    if inner.contains('[') || rest[close + 1..].contains('[') {
         return (name, Slot::Nested);
     }
     if inner.is_empty() {
         return (name, Slot::Push);
     }
     match inner.parse::<usize>() {
-        // `qs` takes only canonical indices ("1", not "01" or "+1") up to its limit.
-        Ok(i) if i <= ARRAY_LIMIT && i.to_string() == inner => (name, Slot::Index(i)),
+        // Only canonical indices ("1", not "01" or "+1") below the limit.
+        Ok(i) if i < ARRAY_LIMIT && i.to_string() == inner => (name, Slot::Index(i)),
         _ => (name, Slot::Nested),
     }
 }
 
-/// Puts together every value given under one name.
-fn combine(mut entries: Vec<(Slot, String)>) -> QsValue {
-    if entries.len() == 1 && entries[0].0 == Slot::Plain {
-        return QsValue::Str(entries.remove(0).1);
-    }
-    if entries.iter().any(|(slot, _)| *slot == Slot::Nested) {
-        return QsValue::Object;
-    }
-    let mut indexed: Vec<(usize, String)> = Vec::new();
-    let mut appended: Vec<String> = Vec::new();
-    for (slot, value) in entries {
-        match slot {
-            Slot::Index(i) => {
-                // Two values at one index make a nested array in `qs`: not an array of strings.
-                if indexed.iter().any(|(j, _)| *j == i) {
-                    return QsValue::Object;
-                }
-                indexed.push((i, value));
-            }
-            _ => appended.push(value),
+/// Puts together the keys given for one name (each with its values), merging them in order as
+/// `qs` does: a value goes to its index when that index is still free and is appended otherwise;
+/// holes are dropped at the end; more than [`ARRAY_LIMIT`] items, or a repeated `a[i]` key (a nested
+/// array), make an object.
+fn combine(mut keys: Vec<(Slot, Vec<String>)>) -> QsValue {
+    if let [(Slot::Plain, values)] = keys.as_mut_slice() {
+        if values.len() == 1 {
+            return QsValue::Str(values.remove(0));
         }
     }
-    indexed.sort_by_key(|(i, _)| *i);
-    let mut items: Vec<String> = indexed.into_iter().map(|(_, v)| v).collect();
-    items.extend(appended);
+    let mut items: Vec<Option<String>> = Vec::new();
+    for (slot, values) in keys {
+        // The key's values as `qs` lays them out before merging: at an index, or appended (a
+        // single plain value merged into an array).
+        let source: Vec<(Option<usize>, String)> = match slot {
+            Slot::Nested => return QsValue::Object,
+            Slot::Index(_) if values.len() > 1 => return QsValue::Object,
+            Slot::Index(i) => values.into_iter().map(|v| (Some(i), v)).collect(),
+            Slot::Plain if values.len() == 1 => values.into_iter().map(|v| (None, v)).collect(),
+            Slot::Push | Slot::Plain => values
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (Some(i), v))
+                .collect(),
+        };
+        for (index, value) in source {
+            let index = index.unwrap_or(items.len());
+            match items.get_mut(index) {
+                Some(free @ None) => *free = Some(value),
+                Some(Some(_)) => items.push(Some(value)),
+                None => {
+                    items.resize(index, None);
+                    items.push(Some(value));
+                }
+            }
+        }
+    }
+    let items: Vec<String> = items.into_iter().flatten().collect();
+    if items.len() > ARRAY_LIMIT {
+        return QsValue::Object;
+    }
     QsValue::Array(items)
 }
 
@@ -277,11 +301,64 @@ mod tests {
     }
 
     #[test]
-    fn an_index_above_the_array_limit_gives_an_object() {
-        let p = RawRoomsParams::from_query_string("agents[21]=a");
-        assert_eq!(p.agents, Some(QsValue::Object));
+    fn an_index_from_the_array_limit_up_gives_an_object() {
         let p = RawRoomsParams::from_query_string("agents[20]=a");
+        assert_eq!(p.agents, Some(QsValue::Object));
+        let p = RawRoomsParams::from_query_string("agents[19]=a");
         assert_eq!(p.agents, arr(&["a"]));
+    }
+
+    #[test]
+    fn a_repeated_index_key_is_a_nested_array() {
+        let p = RawRoomsParams::from_query_string("agents[0]=a&agents[0]=b");
+        assert_eq!(p.agents, Some(QsValue::Object));
+    }
+
+    #[test]
+    fn more_than_twenty_values_give_an_object() {
+        let twenty = vec!["agents[]=a"; 20].join("&");
+        assert_eq!(
+            RawRoomsParams::from_query_string(&twenty).agents,
+            arr(&["a"; 20])
+        );
+        let query = vec!["agents=a"; 21].join("&");
+        assert_eq!(
+            RawRoomsParams::from_query_string(&query).agents,
+            Some(QsValue::Object)
+        );
+    }
+
+    #[test]
+    fn values_merge_in_order_and_a_taken_index_appends() {
+        let p = RawRoomsParams::from_query_string("agents=1&agents[]=2&agents=3");
+        assert_eq!(p.agents, arr(&["1", "3", "2"]));
+        let p = RawRoomsParams::from_query_string("agents[]=a&agents[0]=b");
+        assert_eq!(p.agents, arr(&["a", "b"]));
+        let p = RawRoomsParams::from_query_string("agents=a&agents[5]=b");
+        assert_eq!(p.agents, arr(&["a", "b"]));
+        let p = RawRoomsParams::from_query_string("agents[1]=y&agents[]=x");
+        assert_eq!(p.agents, arr(&["x", "y"]));
+    }
+
+    #[test]
+    fn unclosed_brackets_and_trailing_text_follow_qs() {
+        assert_eq!(
+            RawRoomsParams::from_query_string("agents[=x").agents,
+            Some(QsValue::Object)
+        );
+        assert_eq!(
+            RawRoomsParams::from_query_string("agents[a]b=x").agents,
+            Some(QsValue::Object)
+        );
+        assert_eq!(
+            RawRoomsParams::from_query_string("agents[]]=x").agents,
+            arr(&["x"])
+        );
+        assert_eq!(
+            RawRoomsParams::from_query_string("agents[[a]]=x").agents,
+            Some(QsValue::Object)
+        );
+        assert_eq!(RawRoomsParams::from_query_string("agents]=x").agents, None);
     }
 
     #[test]
@@ -313,8 +390,8 @@ mod tests {
     }
 
     #[test]
-    fn unknown_and_unclosed_keys_are_ignored() {
-        let p = RawRoomsParams::from_query_string("foo=1&agents[=x&&=y");
+    fn unknown_keys_are_ignored() {
+        let p = RawRoomsParams::from_query_string("foo=1&foo[a]=2&[]=x&&=y");
         assert_eq!(p, RawRoomsParams::default());
     }
 
