@@ -81,7 +81,7 @@ impl RawRoomsParams {
             }
         }
         // ...then merges the keys of each name in that order.
-        let mut slots: Vec<(&'static str, Vec<(Slot, Vec<String>)>)> = Vec::new();
+        let mut slots: Vec<(&'static str, Vec<KeyValues>)> = Vec::new();
         for (name, slot, _, values) in keys {
             match slots.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, entries)) => entries.push((slot, values)),
@@ -136,6 +136,9 @@ fn known_name(name: &str) -> Option<&'static str> {
     KNOWN_NAMES.iter().copied().find(|known| *known == name)
 }
 
+/// One distinct key of a name, with every value given under it.
+type KeyValues = (Slot, Vec<String>);
+
 /// Where one `key=value` pair puts its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
@@ -178,7 +181,7 @@ fn split_key(key: &str) -> (&str, Slot) {
 /// `qs` does: a value goes to its index when that index is still free and is appended otherwise;
 /// holes are dropped at the end; more than [`ARRAY_LIMIT`] items, or a repeated `a[i]` key (a nested
 /// array), make an object.
-fn combine(mut keys: Vec<(Slot, Vec<String>)>) -> QsValue {
+fn combine(mut keys: Vec<KeyValues>) -> QsValue {
     if let [(Slot::Plain, values)] = keys.as_mut_slice() {
         if values.len() == 1 {
             return QsValue::Str(values.remove(0));
