@@ -757,6 +757,28 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_query_strings_never_panic() {
+        // A fixed pseudo-random walk over the characters that matter to the parsers.
+        const ALPHABET: &[&str] = &[
+            "agents", "roomName", "createdAt", "customFields", "sort", "fields", "count", "offset",
+            "departmentId", "open", "[", "]", "[]", "[0]", "[21]", "=", "&", "%", "%7B", "%22", "%5B",
+            "+", "{", "}", "\"", ":", ",", "-1", "1", "0", "start", "end", "$", ".", "\\u0000", "é", "T", "Z",
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            let mut query = String::new();
+            for _ in 0..(state % 24) {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                query.push_str(ALPHABET[(state >> 33) as usize % ALPHABET.len()]);
+            }
+            if let Ok(q) = RoomsQuery::from_query_string(&query) {
+                let _ = crate::rooms::filter::to_filter(&q);
+            }
+            state = state.wrapping_add(query.len() as u64);
+        }
+    }
+
+    #[test]
     fn only_agent_means_exactly_the_user_alone() {
         assert!(parse("agents[]=u1").unwrap().is_only_agent("u1"));
         assert!(!parse("agents[]=u1&agents[]=u1")
