@@ -759,6 +759,7 @@ mod tests {
     #[test]
     fn arbitrary_query_strings_never_panic() {
         // A fixed pseudo-random walk over the characters that matter to the parsers.
+        #[rustfmt::skip]
         const ALPHABET: &[&str] = &[
             "agents", "roomName", "createdAt", "customFields", "sort", "fields", "count", "offset",
             "departmentId", "open", "[", "]", "[]", "[0]", "[21]", "=", "&", "%", "%7B", "%22", "%5B",
@@ -768,7 +769,9 @@ mod tests {
         for _ in 0..20_000 {
             let mut query = String::new();
             for _ in 0..(state % 24) {
-                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
                 query.push_str(ALPHABET[(state >> 33) as usize % ALPHABET.len()]);
             }
             if let Ok(q) = RoomsQuery::from_query_string(&query) {
