@@ -2,8 +2,6 @@
 //! `Date.prototype.toJSON` prints for a stored date. Plain day arithmetic, so the whole JavaScript
 //! range (±8.64e15 ms, years -271821 to 275760) works, beyond what chrono covers.
 
-use std::io::Write as _;
-
 /// JavaScript dates are limited to ±8.64e15 ms around the epoch.
 const MAX_MS: i64 = 8_640_000_000_000_000;
 const MS_PER_DAY: i64 = 86_400_000;
@@ -145,22 +143,37 @@ pub fn write_json(out: &mut Vec<u8>, millis: i64) {
     let days = millis.div_euclid(MS_PER_DAY);
     let in_day = millis.rem_euclid(MS_PER_DAY);
     let (year, month, day) = civil_from_days(days);
-    // Writing into a Vec cannot fail.
-    let _ = if (0..=9999).contains(&year) {
-        write!(out, "\"{year:04}")
-    } else if year < 0 {
-        write!(out, "\"-{:06}", -year)
+    out.push(b'"');
+    if (0..=9999).contains(&year) {
+        digits(out, year.unsigned_abs(), 4);
     } else {
-        write!(out, "\"+{year:06}")
-    };
-    let _ = write!(
-        out,
-        "-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z\"",
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000
-    );
+        out.push(if year < 0 { b'-' } else { b'+' });
+        digits(out, year.unsigned_abs(), 6);
+    }
+    let in_day = in_day.unsigned_abs();
+    for (separator, value, width) in [
+        (b'-', month.unsigned_abs(), 2),
+        (b'-', day.unsigned_abs(), 2),
+        (b'T', in_day / 3_600_000, 2),
+        (b':', in_day / 60_000 % 60, 2),
+        (b':', in_day / 1000 % 60, 2),
+        (b'.', in_day % 1000, 3),
+    ] {
+        out.push(separator);
+        digits(out, value, width);
+    }
+    out.extend_from_slice(b"Z\"");
+}
+
+/// `value` in exactly `width` (at most 6) decimal digits, zero-padded: this runs for every date of
+/// every room, so no formatting machinery.
+fn digits(out: &mut Vec<u8>, mut value: u64, width: usize) {
+    let mut buf = [b'0'; 6];
+    for slot in buf[..width].iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    out.extend_from_slice(&buf[..width]);
 }
 
 /// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).

@@ -50,7 +50,12 @@ pub fn rooms_page(
         if i > 0 {
             out.push(b',');
         }
-        let department = department_id(room).and_then(|id| departments.get(id));
+        // Most pages name no department: skip the per-room key scan then.
+        let department = if departments.is_empty() {
+            None
+        } else {
+            department_id(room).and_then(|id| departments.get(id))
+        };
         let extra = department.map(|dept| Extra {
             key: "department",
             value: dept,
@@ -170,8 +175,11 @@ pub fn value(out: &mut Vec<u8>, value: RawBsonRef<'_>) -> Result<(), mongodb::bs
             }
         },
         RawBsonRef::ObjectId(oid) => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
             out.push(b'"');
-            out.extend_from_slice(oid.to_hex().as_bytes());
+            for byte in oid.bytes() {
+                out.extend_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
+            }
             out.push(b'"');
         }
         RawBsonRef::DateTime(dt) => crate::jsdate::write_json(out, dt.timestamp_millis()),
