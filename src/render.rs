@@ -50,7 +50,7 @@ pub fn rooms_page(
         if i > 0 {
             out.push(b',');
         }
-        // Most pages name no department: skip the per-room key scan then.
+        // When no room of the page names an existing department, skip the per-room key scan.
         let department = if departments.is_empty() {
             None
         } else {
