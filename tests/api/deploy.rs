@@ -94,26 +94,23 @@ fn compose_starts_in_order() {
             .as_str()
             .map(str::to_owned)
     };
-    assert_eq!(
-        condition("fixtures", "mongo").as_deref(),
-        Some("service_healthy")
-    );
-    assert_eq!(
-        condition("livechat-rooms", "fixtures").as_deref(),
-        Some("service_completed_successfully")
-    );
-    assert_eq!(
-        condition("rocketchat", "mongo").as_deref(),
-        Some("service_healthy")
-    );
-    assert_eq!(
-        condition("nginx", "rocketchat").as_deref(),
-        Some("service_healthy")
-    );
-    assert_eq!(
-        condition("nginx", "livechat-rooms").as_deref(),
-        Some("service_healthy")
-    );
+    for (service, on, expected) in [
+        ("fixtures", "mongo", "service_healthy"),
+        (
+            "livechat-rooms",
+            "fixtures",
+            "service_completed_successfully",
+        ),
+        ("rocketchat", "mongo", "service_healthy"),
+        ("nginx", "rocketchat", "service_healthy"),
+        ("nginx", "livechat-rooms", "service_healthy"),
+    ] {
+        assert_eq!(
+            condition(service, on).as_deref(),
+            Some(expected),
+            "{service} on {on}"
+        );
+    }
 }
 
 #[test]
