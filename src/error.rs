@@ -1,6 +1,6 @@
 //! [`ApiError`]: every failure a request can end in, and the one place that picks its status and body.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use mongodb::error::ErrorKind;
 use serde::Serialize;
@@ -164,10 +164,7 @@ impl ResponseError for ApiError {
                 })
             }
         };
-        HttpResponse::build(status)
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(body.unwrap_or_default())
+        crate::routes::json(status, body.unwrap_or_default())
     }
 }
 

@@ -1,6 +1,7 @@
 //! `GET /api/v1/livechat/rooms`: authenticate, validate, authorize, then find + count and render.
 
-use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -37,8 +38,5 @@ pub async fn list_rooms(
     .await?;
     metrics.rooms_returned(page.rooms.len());
     let body = render::rooms_page(&page.rooms, &departments, query.offset, page.total)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
+    Ok(super::json(StatusCode::OK, body))
 }

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use actix_web::{http::header, web, HttpResponse};
+use actix_web::body::MessageBody;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse};
 use std::future::IntoFuture as _;
 
 use mongodb::bson::doc;
@@ -46,7 +48,8 @@ fn get(cfg: &mut web::ServiceConfig, path: &'static str, route: actix_web::Route
     );
 }
 
-fn json(status: actix_web::http::StatusCode, body: &'static str) -> HttpResponse {
+/// A JSON response that no cache keeps: every body this service answers with.
+pub fn json(status: StatusCode, body: impl MessageBody + 'static) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -55,7 +58,7 @@ fn json(status: actix_web::http::StatusCode, body: &'static str) -> HttpResponse
 
 /// Liveness: the process answers; no database call.
 async fn health() -> HttpResponse {
-    json(actix_web::http::StatusCode::OK, r#"{"status":"ok"}"#)
+    json(StatusCode::OK, r#"{"status":"ok"}"#)
 }
 
 /// Readiness: MongoDB answers a ping within [`READY_TIMEOUT`].
@@ -65,23 +68,16 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
         "ping",
         state.db.run_command(doc! { "ping": 1 }).into_future(),
     );
-    match actix_web::rt::time::timeout(limit, ping).await {
-        Ok(Ok(_)) => json(actix_web::http::StatusCode::OK, r#"{"status":"ok"}"#),
-        Ok(Err(err)) => {
-            log::warn!("not ready: {err}");
-            json(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                r#"{"status":"unavailable"}"#,
-            )
-        }
-        Err(_) => {
-            log::warn!("not ready: no ping answer within {limit:?}");
-            json(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                r#"{"status":"unavailable"}"#,
-            )
-        }
-    }
+    let failure = match actix_web::rt::time::timeout(limit, ping).await {
+        Ok(Ok(_)) => return json(StatusCode::OK, r#"{"status":"ok"}"#),
+        Ok(Err(err)) => err.to_string(),
+        Err(_) => format!("no ping answer within {limit:?}"),
+    };
+    log::warn!("not ready: {failure}");
+    json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        r#"{"status":"unavailable"}"#,
+    )
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
