@@ -35,17 +35,26 @@ start_nx() {
     --log-file "$log" --pid-file "${TMPDIR:-/tmp}/livechat-rooms-nx-$port.pid" >"$log.out" 2>&1 &
   NX_PID=$!
   trap 'kill "$NX_PID" 2>/dev/null || true' EXIT
-  for _ in $(seq 1 150); do
+  if ! wait_for_port "$port" "$NX_PID" nx-27017; then
+    cat "$log.out" >&2
+    return 1
+  fi
+}
+
+# wait_for_port PORT PID NAME: returns once 127.0.0.1:PORT accepts connections; fails if process
+# PID exits first or 30 s pass.
+wait_for_port() {
+  local port=$1 pid=$2 name=$3
+  for _ in $(seq 1 300); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       return 0
     fi
-    if ! kill -0 "$NX_PID" 2>/dev/null; then
-      echo "nx-27017 exited; its output:" >&2
-      cat "$log.out" >&2
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$name exited before listening on port $port" >&2
       return 1
     fi
-    sleep 0.2
+    sleep 0.1
   done
-  echo "nx-27017 did not accept connections on port $port within 30 s" >&2
+  echo "$name did not accept connections on port $port within 30 s" >&2
   return 1
 }
