@@ -2,13 +2,12 @@
 //! rendering a page of 100 rooms, next to the naive path (BSON → serde_json::Value → bytes) that
 //! raw rendering replaces. A plain timing loop (no bench framework), so it runs on stable.
 
-use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use livechat_rooms::render;
 use livechat_rooms::rooms::{filter, RoomsQuery};
-use mongodb::bson::{doc, oid::ObjectId, DateTime, Document, RawDocumentBuf};
+use mongodb::bson::{doc, oid::ObjectId, DateTime, Document, RawDocument, RawDocumentBuf};
 
 fn room(i: u32) -> Document {
     doc! {
@@ -47,15 +46,21 @@ fn main() {
         .iter()
         .map(|d| RawDocumentBuf::from_document(d).unwrap())
         .collect();
-    let departments = HashMap::from([(
-        "dep-sales".to_owned(),
-        RawDocumentBuf::from_document(&doc! {"_id": "dep-sales", "name": "Sales"}).unwrap(),
-    )]);
-    let body = render::rooms_page(&raw, &departments, 0, 100).unwrap();
+    let department =
+        RawDocumentBuf::from_document(&doc! {"_id": "dep-sales", "name": "Sales"}).unwrap();
+    fn page<'a>(
+        rooms: &'a [RawDocumentBuf],
+        department: &'a RawDocumentBuf,
+    ) -> impl Iterator<Item = (&'a RawDocument, Option<&'a RawDocument>)> {
+        rooms
+            .iter()
+            .map(move |r| (r.as_ref(), Some(department.as_ref())))
+    }
+    let body = render::rooms_page(page(&raw, &department), 0, 100).unwrap();
     println!("page of 100 rooms: {} bytes of JSON", body.len());
 
     let raw_time = time("render 100 raw rooms to JSON bytes", 2_000, || {
-        black_box(render::rooms_page(black_box(&raw), &departments, 0, 100).unwrap());
+        black_box(render::rooms_page(page(black_box(&raw), &department), 0, 100).unwrap());
     });
     let naive_time = time(
         "naive: Document → serde_json::Value → bytes",

@@ -1,9 +1,12 @@
 //! Prints, as JSON, how this service reads sample dates and query strings, for scripts/js-check to
 //! compare with JavaScript's `Date.parse` and the `qs` package: `cargo run --example parse_sample`.
+//! With `--typed FILE` (a JSON array of query strings) it prints instead how each is typed, or the
+//! 400 it gets, for the comparison with Rocket.Chat 8's published validator.
 //! Left out on purpose: V8's non-ISO fallbacks (`"2018-1-26"`, `"-000000-01-01"`, `"Jan 26 2018"`),
 //! which this service rejects (README, "Differences").
 
-use livechat_rooms::rooms::params::{QsValue, RawRoomsParams};
+use livechat_rooms::rooms::params::{Param, QsValue, RawRoomsParams};
+use livechat_rooms::rooms::query::{Typed, TypedParams};
 
 const DATES: &[&str] = &[
     "2018-01-26",
@@ -57,16 +60,44 @@ const QUERIES: &[&str] = &[
     "units[]=1&units[]=2&units[]=3&units[]=4&units[]=5&units[]=6&units[]=7&units[]=8&units[]=9&units[]=10&units[]=11&units[]=12&units[]=13&units[]=14&units[]=15&units[]=16&units[]=17&units[]=18&units[]=19&units[]=20&units[]=21",
 ];
 
-fn qs_json(value: Option<QsValue>) -> serde_json::Value {
+fn qs_json(value: QsValue) -> serde_json::Value {
     match value {
-        None => serde_json::Value::Null,
-        Some(QsValue::Str(s)) => serde_json::json!({"str": s}),
-        Some(QsValue::Array(items)) => serde_json::json!({"array": items}),
-        Some(QsValue::Object) => serde_json::json!("object"),
+        QsValue::Str(s) => serde_json::json!({"str": s}),
+        QsValue::Array(items) => serde_json::json!({"array": items}),
+        QsValue::Object => serde_json::json!("object"),
+    }
+}
+
+fn typed_json(query: &str) -> serde_json::Value {
+    match TypedParams::coerce(RawRoomsParams::from_query_string(query)) {
+        Err(err) => serde_json::json!({"error": err.to_string()}),
+        Ok(typed) => {
+            let params: serde_json::Map<_, _> = typed
+                .iter()
+                .map(|(param, value)| {
+                    let value = match value {
+                        Typed::Text(s) => serde_json::json!(s),
+                        Typed::List(items) => serde_json::json!(items),
+                        Typed::Number(n) => serde_json::json!(n),
+                    };
+                    (param.name().to_owned(), value)
+                })
+                .collect();
+            serde_json::json!({"params": params})
+        }
     }
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, file] = args.as_slice() {
+        assert_eq!(flag, "--typed", "usage: parse_sample [--typed FILE]");
+        let text = std::fs::read_to_string(file).expect("the query file is readable");
+        let queries: Vec<String> = serde_json::from_str(&text).expect("a JSON array of strings");
+        let typed: Vec<_> = queries.iter().map(|q| typed_json(q)).collect();
+        println!("{}", serde_json::Value::Array(typed));
+        return;
+    }
     let dates: Vec<_> = DATES
         .iter()
         .map(|d| serde_json::json!([d, livechat_rooms::jsdate::parse(d)]))
@@ -75,27 +106,11 @@ fn main() {
         .iter()
         .map(|q| {
             let p = RawRoomsParams::from_query_string(q);
-            let fields = [
-                ("agents", p.agents),
-                ("departmentId", p.department_id),
-                ("open", p.open),
-                ("createdAt", p.created_at),
-                ("closedAt", p.closed_at),
-                ("tags", p.tags),
-                ("customFields", p.custom_fields),
-                ("roomName", p.room_name),
-                ("onhold", p.onhold),
-                ("queued", p.queued),
-                ("units", p.units),
-                ("offset", p.offset),
-                ("count", p.count),
-                ("sort", p.sort),
-                ("fields", p.fields),
-            ];
-            let parsed: serde_json::Map<_, _> = fields
-                .into_iter()
-                .filter(|(_, v)| v.is_some())
-                .map(|(k, v)| (k.to_owned(), qs_json(v)))
+            let parsed: serde_json::Map<_, _> = Param::ALL
+                .iter()
+                .filter_map(|param| {
+                    Some((param.name().to_owned(), qs_json(p.get(*param)?.clone())))
+                })
                 .collect();
             serde_json::json!([q, parsed])
         })

@@ -1,23 +1,23 @@
 //! Authentication (Rocket.Chat's `X-User-Id` / `X-Auth-Token`, checked against the hashed resume
 //! tokens in `users`) and the permission rule of the rooms listing.
 
-use std::future::{Future, IntoFuture as _};
-use std::pin::Pin;
-
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::HttpRequest;
 use base64::Engine as _;
-use futures::TryStreamExt as _;
-use mongodb::bson::{doc, Document};
+use mongodb::bson::Document;
 use sha2::{Digest as _, Sha256};
 
+use crate::db::{Db, DbError};
 use crate::error::ApiError;
 use crate::rooms::RoomsQuery;
-use crate::state::AppState;
 
 /// May list every room.
 pub const VIEW_LIVECHAT_ROOMS: &str = "view-livechat-rooms";
 /// May list the rooms they serve (with `agents` set to themselves alone).
 pub const VIEW_L_ROOM: &str = "view-l-room";
+/// Is never rate-limited.
+pub const BYPASS_RATE_LIMIT: &str = "api-bypass-rate-limit";
+/// Every permission read.
+pub const PERMISSIONS: [&str; 3] = [VIEW_LIVECHAT_ROOMS, VIEW_L_ROOM, BYPASS_RATE_LIMIT];
 
 /// The two headers, with the token already hashed. Deliberately not `Debug`: it holds a secret.
 pub struct Credentials {
@@ -26,17 +26,21 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// Missing, empty or non-text headers are no credentials.
-    pub fn from_request(req: &HttpRequest) -> Option<Self> {
+    /// Missing, empty, repeated or non-text headers are no credentials (Node.js would join two
+    /// values into one that matches no user).
+    pub fn from_request(req: &HttpRequest) -> Result<Self, ApiError> {
         let header = |name: &str| {
-            req.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| !v.is_empty())
+            let mut values = req.headers().get_all(name);
+            let value = values.next()?.to_str().ok().filter(|v| !v.is_empty())?;
+            values.next().is_none().then_some(value)
         };
-        Some(Credentials {
-            user_id: header("x-user-id")?.to_owned(),
-            hashed_token: hash_token(header("x-auth-token")?),
+        let (Some(user_id), Some(token)) = (header("x-user-id"), header("x-auth-token")) else {
+            log::debug!("request without usable credentials");
+            return Err(ApiError::Unauthorized);
+        };
+        Ok(Credentials {
+            user_id: user_id.to_owned(),
+            hashed_token: hash_token(token),
         })
     }
 }
@@ -46,19 +50,18 @@ pub fn hash_token(token: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(token.as_bytes()))
 }
 
-/// What the user's roles grant here.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Grants {
-    pub view_all_rooms: bool,
-    pub view_own_rooms: bool,
-}
+/// The permission documents (`{_id, roles}`) of [`PERMISSIONS`], as read.
+pub struct Permissions(Vec<Document>);
 
-impl Grants {
-    /// Reads the permission documents (`{_id, roles}`) for the given roles. A missing permission
-    /// document grants nothing.
-    pub fn from_permissions(permissions: &[Document], roles: &[String]) -> Self {
+impl Permissions {
+    pub async fn read(db: &Db) -> Result<Self, DbError> {
+        Ok(Permissions(db.permissions(&PERMISSIONS).await?))
+    }
+
+    /// What these roles are granted. A missing permission document grants nothing.
+    pub fn grants(&self, roles: &[String]) -> Grants {
         let granted = |permission: &str| {
-            permissions
+            self.0
                 .iter()
                 .filter(|p| p.get_str("_id") == Ok(permission))
                 .filter_map(|p| p.get_array("roles").ok())
@@ -69,98 +72,60 @@ impl Grants {
         Grants {
             view_all_rooms: granted(VIEW_LIVECHAT_ROOMS),
             view_own_rooms: granted(VIEW_L_ROOM),
+            bypass_rate_limit: granted(BYPASS_RATE_LIMIT),
         }
     }
 }
 
-/// A logged-in user and what they may list. Taking one in a handler is what makes it authenticated.
+/// What the user's roles grant here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Grants {
+    pub view_all_rooms: bool,
+    pub view_own_rooms: bool,
+    pub bypass_rate_limit: bool,
+}
+
+/// A logged-in user: only [`AuthUser::authenticate`] makes one.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub id: String,
-    pub grants: Grants,
+    pub roles: Vec<String>,
 }
 
 impl AuthUser {
+    /// Looks the user up by id and hashed token: 401 when there is no such user or token.
+    pub async fn authenticate(db: &Db, credentials: Credentials) -> Result<Self, ApiError> {
+        match db
+            .user_roles(&credentials.user_id, &credentials.hashed_token)
+            .await?
+        {
+            Some(roles) => Ok(AuthUser {
+                id: credentials.user_id,
+                roles,
+            }),
+            None => {
+                log::debug!("unknown user or token for user id {}", credentials.user_id);
+                Err(ApiError::Unauthorized)
+            }
+        }
+    }
+
     /// The permission rule: everything with `view-livechat-rooms`; with `view-l-room` only a query
     /// whose `agents` is the user alone.
-    pub fn authorize(&self, query: &RoomsQuery) -> Result<(), ApiError> {
-        if self.grants.view_all_rooms
-            || (self.grants.view_own_rooms && query.is_only_agent(&self.id))
-        {
+    pub fn authorize(&self, grants: &Grants, query: &RoomsQuery) -> Result<(), ApiError> {
+        if grants.view_all_rooms || (grants.view_own_rooms && query.is_only_agent(&self.id)) {
             Ok(())
         } else {
             log::debug!("user {} may not list these rooms", self.id);
             Err(ApiError::Forbidden)
         }
     }
-
-    /// Looks the user up by id and hashed token, and reads the two permissions at the same time.
-    async fn authenticate(state: &AppState, credentials: Credentials) -> Result<Self, ApiError> {
-        let user = state
-            .users
-            .find_one(doc! {
-                "_id": &credentials.user_id,
-                "services.resume.loginTokens.hashedToken": &credentials.hashed_token,
-            })
-            .projection(doc! { "roles": 1 })
-            .max_time(state.query_timeout);
-        let permissions = async {
-            state
-                .permissions
-                .find(doc! { "_id": { "$in": [VIEW_LIVECHAT_ROOMS, VIEW_L_ROOM] } })
-                .projection(doc! { "roles": 1 })
-                .max_time(state.query_timeout)
-                .await?
-                .try_collect::<Vec<Document>>()
-                .await
-        };
-        let metrics = &state.metrics;
-        let (user, permissions) = futures::try_join!(
-            metrics.db_call("users.find_one", user.into_future()),
-            metrics.db_call("permissions.find", permissions),
-        )?;
-        let Some(user) = user else {
-            log::debug!("unknown user or token for user id {}", credentials.user_id);
-            return Err(ApiError::Unauthorized);
-        };
-        let roles: Vec<String> = user
-            .get_array("roles")
-            .map(|roles| {
-                roles
-                    .iter()
-                    .filter_map(|r| r.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(AuthUser {
-            id: credentials.user_id,
-            grants: Grants::from_permissions(&permissions, &roles),
-        })
-    }
-}
-
-impl FromRequest for AuthUser {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let credentials = Credentials::from_request(req);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        Box::pin(async move {
-            let Some(credentials) = credentials else {
-                log::debug!("request without credentials");
-                return Err(ApiError::Unauthorized);
-            };
-            let state =
-                state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            AuthUser::authenticate(&state, credentials).await
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mongodb::bson::doc;
 
     #[test]
     fn tokens_are_hashed_as_meteor_stores_them() {
@@ -172,12 +137,13 @@ mod tests {
     }
 
     fn grants(roles: &[&str]) -> Grants {
-        let permissions = [
+        let permissions = Permissions(vec![
             doc! {"_id": VIEW_LIVECHAT_ROOMS, "roles": ["admin", "livechat-manager"]},
             doc! {"_id": VIEW_L_ROOM, "roles": ["livechat-agent"]},
-        ];
+            doc! {"_id": BYPASS_RATE_LIMIT, "roles": ["bot"]},
+        ]);
         let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-        Grants::from_permissions(&permissions, &roles)
+        permissions.grants(&roles)
     }
 
     #[test]
@@ -186,14 +152,21 @@ mod tests {
             grants(&["livechat-manager"]),
             Grants {
                 view_all_rooms: true,
-                view_own_rooms: false
+                ..Grants::default()
             }
         );
         assert_eq!(
             grants(&["user", "livechat-agent"]),
             Grants {
-                view_all_rooms: false,
-                view_own_rooms: true
+                view_own_rooms: true,
+                ..Grants::default()
+            }
+        );
+        assert_eq!(
+            grants(&["bot"]),
+            Grants {
+                bypass_rate_limit: true,
+                ..Grants::default()
             }
         );
         assert_eq!(grants(&["user"]), Grants::default());
@@ -202,7 +175,7 @@ mod tests {
     #[test]
     fn a_missing_permission_document_grants_nothing() {
         assert_eq!(
-            Grants::from_permissions(&[], &["admin".to_owned()]),
+            Permissions(Vec::new()).grants(&["admin".to_owned()]),
             Grants::default()
         );
     }
@@ -211,19 +184,20 @@ mod tests {
     fn agents_may_list_only_their_own_rooms() {
         let agent = AuthUser {
             id: "u1".into(),
-            grants: grants(&["livechat-agent"]),
+            roles: vec!["livechat-agent".into()],
         };
-        assert!(agent
-            .authorize(&RoomsQuery::from_query_string("agents[]=u1").unwrap())
-            .is_ok());
-        assert!(agent
-            .authorize(&RoomsQuery::from_query_string("agents[]=u2").unwrap())
-            .is_err());
-        assert!(agent.authorize(&RoomsQuery::default()).is_err());
+        let own = grants(&["livechat-agent"]);
+        let query = |q: &str| RoomsQuery::from_query_string(q).unwrap();
+        assert!(agent.authorize(&own, &query("agents[]=u1")).is_ok());
+        assert!(agent.authorize(&own, &query("agents=u1")).is_ok());
+        assert!(agent.authorize(&own, &query("agents[]=u2")).is_err());
+        assert!(agent.authorize(&own, &RoomsQuery::default()).is_err());
         let manager = AuthUser {
             id: "m".into(),
-            grants: grants(&["admin"]),
+            roles: vec!["admin".into()],
         };
-        assert!(manager.authorize(&RoomsQuery::default()).is_ok());
+        assert!(manager
+            .authorize(&grants(&["admin"]), &RoomsQuery::default())
+            .is_ok());
     }
 }

@@ -1,11 +1,19 @@
-//! [`ApiError`]: every failure a request can end in, and the one place that picks its status and body.
+//! [`ApiError`]: every failure a request can end in, and the one place that picks its status and
+//! body; [`json`], the one way every JSON answer is built.
 
-use actix_web::http::StatusCode;
+use actix_web::body::MessageBody;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use mongodb::error::ErrorKind;
 use serde::Serialize;
 
+use crate::db::DbError;
 use crate::rooms::ParamError;
+
+/// Server error codes that mean "this query cannot run" (the request's fault, not the database's):
+/// BadValue, FailedToParse, TypeMismatch, InvalidOptions, and the projection, sort and regex
+/// location codes MongoDB uses for paths and patterns it refuses.
+const REJECTED_CODES: [i32; 10] = [2, 9, 14, 72, 15974, 31249, 31250, 31254, 51091, 51108];
 
 /// Server error codes that mean "the database cannot answer now" rather than "the request is wrong":
 /// MaxTimeMSExpired, ExceededTimeLimit, NetworkTimeout, HostUnreachable, HostNotFound, shutdown and
@@ -26,9 +34,18 @@ pub enum ApiError {
     /// `parseJsonQuery` body with `errorType` and `details`.
     #[error(transparent)]
     InvalidParams(#[from] ParamError),
-    /// 503 `{"success":false,"error":"The database is unavailable"}`: unreachable or timed out.
+    /// 429 `{"success":false,"error":"Error, too many requests. Please slow down. You must wait <N>
+    /// seconds before trying this endpoint again. [error-too-many-requests]"}`
+    #[error("Error, too many requests. Please slow down. You must wait {wait_seconds} seconds before trying this endpoint again. [error-too-many-requests]")]
+    TooManyRequests { wait_seconds: u64 },
+    /// 400 `{"success":false,"error":"The database refused the query"}`: MongoDB found the query
+    /// built from the request unusable (its text is logged, never sent).
+    #[error("The database refused the query")]
+    RefusedByDatabase(#[source] mongodb::error::Error),
+    /// 503 `{"success":false,"error":"The database is unavailable"}`: unreachable, timed out, or
+    /// `MAX_IN_FLIGHT` requests already working against it.
     #[error("database unavailable")]
-    DatabaseUnavailable(#[source] mongodb::error::Error),
+    DatabaseUnavailable(#[source] DbError),
     /// 500 `{"success":false,"error":"Internal server error"}`.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -40,23 +57,33 @@ pub enum ApiError {
     MethodNotAllowed,
 }
 
-impl From<mongodb::error::Error> for ApiError {
-    fn from(err: mongodb::error::Error) -> Self {
-        let unavailable = match err.kind.as_ref() {
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        let DbError::Driver(driver) = &err else {
+            return ApiError::DatabaseUnavailable(err);
+        };
+        match driver.kind.as_ref() {
             ErrorKind::Io(_)
             | ErrorKind::ServerSelection { .. }
             | ErrorKind::ConnectionPoolCleared { .. }
             | ErrorKind::DnsResolve { .. }
             | ErrorKind::Authentication { .. }
-            | ErrorKind::Shutdown => true,
-            ErrorKind::Command(cmd) => UNAVAILABLE_CODES.contains(&cmd.code),
-            _ => false,
-        };
-        if unavailable {
-            ApiError::DatabaseUnavailable(err)
-        } else {
-            ApiError::Internal(Box::new(err))
+            | ErrorKind::Shutdown => ApiError::DatabaseUnavailable(err),
+            ErrorKind::Command(cmd) if UNAVAILABLE_CODES.contains(&cmd.code) => {
+                ApiError::DatabaseUnavailable(err)
+            }
+            ErrorKind::Command(cmd) if REJECTED_CODES.contains(&cmd.code) => match err {
+                DbError::Driver(driver) => ApiError::RefusedByDatabase(driver),
+                _ => unreachable!("matched as a driver error above"),
+            },
+            _ => ApiError::Internal(Box::new(err)),
         }
+    }
+}
+
+impl From<mongodb::error::Error> for ApiError {
+    fn from(err: mongodb::error::Error) -> Self {
+        DbError::from(err).into()
     }
 }
 
@@ -112,7 +139,8 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
-            ApiError::InvalidParams(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidParams(_) | ApiError::RefusedByDatabase(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -122,10 +150,13 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if status.is_server_error() {
-            log::error!("{}", chain(self));
-        } else {
-            log::debug!("rejected: {self}");
+        match self {
+            // A shed request is the service protecting itself, not a fault: one line per request
+            // would flood the log exactly when it is busiest.
+            ApiError::DatabaseUnavailable(DbError::Busy(_)) => log::debug!("{}", chain(self)),
+            _ if status.is_server_error() => log::error!("{}", chain(self)),
+            ApiError::RefusedByDatabase(_) => log::info!("{}", chain(self)),
+            _ => log::debug!("rejected: {self}"),
         }
         let body = match self {
             ApiError::Unauthorized => {
@@ -164,15 +195,22 @@ impl ResponseError for ApiError {
                 })
             }
         };
-        crate::routes::json(status, body.unwrap_or_default())
+        json(status, body.unwrap_or_default())
     }
+}
+
+/// A JSON response that no cache keeps: every JSON body this service answers with.
+pub fn json(status: StatusCode, body: impl MessageBody + 'static) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rooms::JsonQueryParam;
-    use actix_web::body::MessageBody as _;
 
     fn body(err: ApiError) -> (u16, String) {
         let resp = err.error_response();
@@ -190,7 +228,7 @@ mod tests {
     }
 
     #[test]
-    fn forbidden_is_unauthorized_error() {
+    fn forbidden_answers_with_rocket_chats_unauthorized_text() {
         assert_eq!(
             body(ApiError::Forbidden),
             (403, r#"{"success":false,"error":"unauthorized"}"#.into())
@@ -207,6 +245,47 @@ mod tests {
             body(err.into()),
             (400, r#"{"success":false,"error":"Invalid sort parameter provided: \"x\"y\" [error-invalid-sort]","errorType":"error-invalid-sort","details":{"helperMethod":"parseJsonQuery"}}"#.into())
         );
+    }
+
+    #[test]
+    fn too_many_requests_has_rocket_chats_text() {
+        assert_eq!(
+            body(ApiError::TooManyRequests { wait_seconds: 7 }),
+            (429, r#"{"success":false,"error":"Error, too many requests. Please slow down. You must wait 7 seconds before trying this endpoint again. [error-too-many-requests]"}"#.into())
+        );
+    }
+
+    #[test]
+    fn a_query_the_database_refuses_is_a_400_without_its_text() {
+        let refused: mongodb::error::Error =
+            serde_json::from_value::<mongodb::error::CommandError>(
+                serde_json::json!({"code": 2, "codeName": "BadValue", "errmsg": "secret detail"}),
+            )
+            .map(|cmd| mongodb::error::ErrorKind::Command(cmd).into())
+            .unwrap();
+        assert_eq!(
+            body(ApiError::from(refused)),
+            (
+                400,
+                r#"{"success":false,"error":"The database refused the query"}"#.into()
+            )
+        );
+    }
+
+    #[test]
+    fn deadlines_and_shedding_are_503s() {
+        for err in [
+            DbError::Deadline(std::time::Duration::from_secs(1)),
+            DbError::Busy(3),
+        ] {
+            assert_eq!(
+                body(ApiError::from(err)),
+                (
+                    503,
+                    r#"{"success":false,"error":"The database is unavailable"}"#.into()
+                )
+            );
+        }
     }
 
     #[test]

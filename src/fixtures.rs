@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 use mongodb::bson::{Bson, Document};
 use mongodb::Database;
 
-pub use crate::startup::connect;
-
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
     #[error("cannot read {path}: {source}")]

@@ -1,27 +1,39 @@
 //! livechat-rooms: Rocket.Chat's `GET /api/v1/livechat/rooms`, answered straight from its MongoDB.
+//!
+//! Floors, each importing only from those below it: `startup` → `routes` → `state`, `auth`,
+//! `rooms::repo`, `render` → `db`, `cache`, `rate_limit`, `api_settings`, `rooms::{query, filter}`,
+//! `error` → `metrics`, `config`, `js`, `jsdate`.
 
+/// Rocket.Chat's `API_*` settings this route obeys (pagination, rate limiter).
+pub mod api_settings;
 /// Authentication by Rocket.Chat's headers and the listing's permission rule.
 pub mod auth;
-/// Settings from environment variables.
+/// Values read from the database and held in memory for a bounded time.
+pub mod cache;
+/// The service's own configuration, from environment variables.
 pub mod config;
-/// `ApiError`: every failure and its HTTP status and body.
+/// The one handle on Rocket.Chat's database: collections, timeouts, metrics, admission.
+pub mod db;
+/// `ApiError`: every failure and its HTTP status and body; `json()`, every JSON answer.
 pub mod error;
 /// Loads Extended JSON fixture files into a database (the demo and the tests).
 pub mod fixtures;
+/// JavaScript's rules for JSON text and numbers.
+pub mod js;
 /// JavaScript's `Date.parse` and `Date.prototype.toJSON`.
 pub mod jsdate;
 /// Prometheus metrics.
 pub mod metrics;
 /// The OpenAPI document of the service.
 pub mod openapi;
+/// Rocket.Chat's REST rate limiter.
+pub mod rate_limit;
 /// BSON → JSON as Rocket.Chat's Node.js server prints it.
 pub mod render;
 /// Query parameters → validated query → MongoDB filter → rooms.
 pub mod rooms;
 /// The HTTP routes.
 pub mod routes;
-/// Rocket.Chat's pagination settings, cached.
-pub mod settings;
 /// Client, state and HTTP server wiring.
 pub mod startup;
 /// State shared by all requests.

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use env_logger::Env;
-use livechat_rooms::config::Settings;
+use livechat_rooms::config::Config;
 use livechat_rooms::fixtures::{self, Existing};
 use livechat_rooms::startup::Application;
 
@@ -38,8 +38,8 @@ async fn main() -> ExitCode {
 }
 
 async fn serve() -> Result<(), String> {
-    let settings = Settings::from_env().map_err(|e| e.to_string())?;
-    let app = Application::build(settings)
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let app = Application::build(config)
         .await
         .map_err(|e| e.to_string())?;
     log::info!("listening on port {}", app.port());
@@ -59,8 +59,8 @@ async fn load_fixtures(args: &[String]) -> Result<(), String> {
         .find(|a| !a.starts_with("--"))
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("fixtures"));
-    let settings = Settings::from_env().map_err(|e| e.to_string())?;
-    let db = fixtures::connect(&settings)
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let db = livechat_rooms::startup::connect(&config)
         .await
         .map_err(|e| e.to_string())?;
     let loaded = fixtures::load_dir(&db, &dir, existing)
@@ -75,8 +75,8 @@ async fn load_fixtures(args: &[String]) -> Result<(), String> {
 /// For container health checks (the image has no curl): `GET /health` on the configured port.
 fn health_check() -> Result<(), String> {
     use std::io::{Read as _, Write as _};
-    let settings = Settings::from_env().map_err(|e| e.to_string())?;
-    let mut addr = settings.bind_addr;
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let mut addr = config.bind_addr;
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }

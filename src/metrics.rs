@@ -1,8 +1,9 @@
 //! Prometheus metrics, one registry per application: HTTP requests by status and their latency,
-//! database calls' latency and errors, rooms returned. Served as text on `GET /metrics`.
+//! database calls' latency and errors, rooms returned, requests shed or rate-limited, bodies cut
+//! short, and malformed HTTP requests. Served as text on `GET /metrics`.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use prometheus::{
@@ -15,6 +16,16 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
+/// Requests the HTTP layer refused before routing (malformed, or over its size limits). Counted
+/// from the log records actix writes about them (see `main.rs`), so it is process-wide.
+pub static MALFORMED_REQUESTS: LazyLock<IntCounter> = LazyLock::new(|| {
+    IntCounter::new(
+        "malformed_requests_total",
+        "HTTP requests refused before routing: malformed, or over the size limits",
+    )
+    .expect("valid metric")
+});
+
 pub struct Metrics {
     registry: Registry,
     http_requests: IntCounterVec,
@@ -23,6 +34,9 @@ pub struct Metrics {
     db_duration: HistogramVec,
     db_errors: IntCounterVec,
     rooms_returned: IntCounter,
+    shed: IntCounter,
+    rate_limited: IntCounter,
+    bodies_cut: IntCounter,
 }
 
 impl Default for Metrics {
@@ -74,6 +88,21 @@ impl Metrics {
         let rooms_returned =
             IntCounter::new("rooms_returned_total", "Rooms sent in listing responses")
                 .expect("valid metric");
+        let shed = IntCounter::new(
+            "requests_shed_total",
+            "Listing requests answered 503 at once because MAX_IN_FLIGHT were already working",
+        )
+        .expect("valid metric");
+        let rate_limited = IntCounter::new(
+            "rate_limited_total",
+            "Listing requests answered 429 by the rate limiter",
+        )
+        .expect("valid metric");
+        let bodies_cut = IntCounter::new(
+            "bodies_cut_total",
+            "Listing bodies cut short because the database failed after the first bytes",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -81,6 +110,10 @@ impl Metrics {
             Box::new(db_duration.clone()),
             Box::new(db_errors.clone()),
             Box::new(rooms_returned.clone()),
+            Box::new(shed.clone()),
+            Box::new(rate_limited.clone()),
+            Box::new(bodies_cut.clone()),
+            Box::new(MALFORMED_REQUESTS.clone()),
         ] {
             registry
                 .register(collector)
@@ -94,6 +127,9 @@ impl Metrics {
             db_duration,
             db_errors,
             rooms_returned,
+            shed,
+            rate_limited,
+            bodies_cut,
         }
     }
 
@@ -124,8 +160,20 @@ impl Metrics {
         result
     }
 
-    pub fn rooms_returned(&self, n: usize) {
-        self.rooms_returned.inc_by(n as u64);
+    pub fn rooms_returned(&self, n: u64) {
+        self.rooms_returned.inc_by(n);
+    }
+
+    pub fn request_shed(&self) {
+        self.shed.inc();
+    }
+
+    pub fn request_rate_limited(&self) {
+        self.rate_limited.inc();
+    }
+
+    pub fn body_cut(&self) {
+        self.bodies_cut.inc();
     }
 
     /// The Prometheus text exposition of every metric.

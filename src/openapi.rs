@@ -7,7 +7,7 @@ pub const DOCUMENT: &str = include_str!("openapi.json");
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rooms::params::KNOWN_NAMES;
+    use crate::rooms::params::Param;
     use serde_json::Value;
 
     fn document() -> Value {
@@ -29,7 +29,7 @@ mod tests {
             .map(|p| p["name"].as_str().unwrap())
             .collect();
         documented.sort_unstable();
-        let mut read = KNOWN_NAMES.to_vec();
+        let mut read: Vec<&str> = Param::ALL.iter().map(|p| p.name()).collect();
         read.sort_unstable();
         assert_eq!(documented, read);
     }
@@ -44,7 +44,7 @@ mod tests {
             ApiError::Forbidden,
             ApiError::MethodNotAllowed,
             ApiError::Internal("x".into()),
-            ApiError::DatabaseUnavailable(mongodb::error::Error::custom("x")),
+            ApiError::DatabaseUnavailable(crate::db::DbError::Busy(1)),
         ];
         for err in cases {
             let response = err.error_response();

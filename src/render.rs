@@ -23,52 +23,58 @@ use base64::Engine as _;
 
 use mongodb::bson::raw::{RawArray, RawBsonRef, RawDbPointerRef, RawDocument};
 use mongodb::bson::spec::BinarySubtype;
-use mongodb::bson::{Bson, RawDocumentBuf};
-use std::collections::HashMap;
+use mongodb::bson::Bson;
 
-use crate::rooms::repo::department_id;
+use crate::js::{integer, number, string};
 
-/// A value to put under one key of a document while rendering it: in place of the document's own value
-/// under that key if it has one, else appended as its last key (JavaScript's `room.key = value`).
-pub struct Extra<'a> {
-    pub key: &'a str,
-    pub value: &'a RawDocument,
+/// The key a room's department is attached under.
+const DEPARTMENT: &str = "department";
+
+/// Opens the body: `{"rooms":[`.
+pub fn page_start(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"rooms\":[");
 }
 
-/// The whole response body: `{"rooms":[...],"count":N,"offset":O,"total":T,"success":true}`, each
-/// room with its `department` attached when its `departmentId` names one that exists.
-pub fn rooms_page(
-    rooms: &[RawDocumentBuf],
-    departments: &HashMap<String, RawDocumentBuf>,
-    offset: u64,
-    total: u64,
-) -> Result<Vec<u8>, mongodb::bson::raw::Error> {
-    let size: usize = rooms.iter().map(|r| r.as_bytes().len()).sum();
-    let mut out = Vec::with_capacity(size + size / 4 + 64);
-    out.extend_from_slice(b"{\"rooms\":[");
-    for (i, room) in rooms.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        // When no room of the page names an existing department, skip the per-room key scan.
-        let department = if departments.is_empty() {
-            None
-        } else {
-            department_id(room).and_then(|id| departments.get(id))
-        };
-        let extra = department.map(|dept| Extra {
-            key: "department",
-            value: dept,
-        });
-        document(&mut out, room, extra.as_ref())?;
+/// One room of the list (after a comma unless it is the first), with `department` attached when
+/// given: in place of a `department` key the room has, else as its last key (JavaScript's
+/// `room.department = value`).
+pub fn room(
+    out: &mut Vec<u8>,
+    first: bool,
+    room: &RawDocument,
+    department: Option<&RawDocument>,
+) -> Result<(), mongodb::bson::raw::Error> {
+    if !first {
+        out.push(b',');
     }
+    document(out, room, department)
+}
+
+/// Closes the body: `],"count":N,"offset":O,"total":T,"success":true}`.
+pub fn page_end(out: &mut Vec<u8>, count: u64, offset: u64, total: u64) {
     out.extend_from_slice(b"],\"count\":");
-    out.extend_from_slice(itoa::Buffer::new().format(rooms.len()).as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
     out.extend_from_slice(b",\"offset\":");
     out.extend_from_slice(itoa::Buffer::new().format(offset).as_bytes());
     out.extend_from_slice(b",\"total\":");
     out.extend_from_slice(itoa::Buffer::new().format(total).as_bytes());
     out.extend_from_slice(b",\"success\":true}");
+}
+
+/// A whole body at once, each room with its department (benchmarks and tests).
+pub fn rooms_page<'a>(
+    rooms: impl IntoIterator<Item = (&'a RawDocument, Option<&'a RawDocument>)>,
+    offset: u64,
+    total: u64,
+) -> Result<Vec<u8>, mongodb::bson::raw::Error> {
+    let mut out = Vec::new();
+    page_start(&mut out);
+    let mut count = 0;
+    for (doc, department) in rooms {
+        room(&mut out, count == 0, doc, department)?;
+        count += 1;
+    }
+    page_end(&mut out, count, offset, total);
     Ok(out)
 }
 
@@ -76,17 +82,17 @@ pub fn rooms_page(
 pub fn document(
     out: &mut Vec<u8>,
     doc: &RawDocument,
-    extra: Option<&Extra<'_>>,
+    department: Option<&RawDocument>,
 ) -> Result<(), mongodb::bson::raw::Error> {
     out.push(b'{');
     let mut first = true;
-    let mut extra_done = false;
+    let mut department_done = false;
     for element in doc {
         let (key, value) = element?;
-        let value = match extra {
-            Some(extra) if extra.key == key => {
-                extra_done = true;
-                RawBsonRef::Document(extra.value)
+        let value = match department {
+            Some(department) if key == DEPARTMENT => {
+                department_done = true;
+                RawBsonRef::Document(department)
             }
             _ => value,
         };
@@ -101,13 +107,13 @@ pub fn document(
         out.push(b':');
         self::value(out, value)?;
     }
-    if let Some(extra) = extra.filter(|_| !extra_done) {
+    if let Some(department) = department.filter(|_| !department_done) {
         if !first {
             out.push(b',');
         }
-        string(out, extra.key);
+        string(out, DEPARTMENT);
         out.push(b':');
-        document(out, extra.value, None)?;
+        document(out, department, None)?;
     }
     out.push(b'}');
     Ok(())
@@ -216,26 +222,6 @@ fn db_pointer(out: &mut Vec<u8>, ptr: RawDbPointerRef<'_>) {
         string(out, db);
     }
     out.push(b'}');
-}
-
-/// A JSON string, escaped as `JSON.stringify` escapes it (serde_json uses the same rules).
-pub fn string(out: &mut Vec<u8>, s: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
-}
-
-fn integer(out: &mut Vec<u8>, n: i64) {
-    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-}
-
-/// A double as JavaScript prints it (`Number.prototype.toString`), `null` when not finite.
-pub fn number(out: &mut Vec<u8>, n: f64) {
-    if n.is_finite() {
-        let mut buf = ryu_js::Buffer::new();
-        out.extend_from_slice(buf.format_finite(n).as_bytes());
-    } else {
-        out.extend_from_slice(b"null");
-    }
 }
 
 #[cfg(test)]
@@ -403,18 +389,25 @@ mod tests {
 
     #[test]
     fn the_page_envelope_has_contract_key_order() {
-        let rooms = vec![
-            mongodb::bson::rawdoc! {"_id": "r1", "departmentId": "d1"},
-            mongodb::bson::rawdoc! {"_id": "r2", "departmentId": "gone"},
-            mongodb::bson::rawdoc! {"_id": "r3", "departmentId": ""},
+        let rooms = [
+            rawdoc! {"_id": "r1", "departmentId": "d1"},
+            rawdoc! {"_id": "r2", "departmentId": "gone"},
         ];
-        let departments = HashMap::from([("d1".to_owned(), mongodb::bson::rawdoc! {"_id": "d1"})]);
-        let body = rooms_page(&rooms, &departments, 3, 40).unwrap();
+        let dept = rawdoc! {"_id": "d1"};
+        let body = rooms_page(
+            [
+                (rooms[0].as_ref(), Some(dept.as_ref())),
+                (rooms[1].as_ref(), None),
+            ],
+            3,
+            40,
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(body).unwrap(),
-            r#"{"rooms":[{"_id":"r1","departmentId":"d1","department":{"_id":"d1"}},{"_id":"r2","departmentId":"gone"},{"_id":"r3","departmentId":""}],"count":3,"offset":3,"total":40,"success":true}"#
+            r#"{"rooms":[{"_id":"r1","departmentId":"d1","department":{"_id":"d1"}},{"_id":"r2","departmentId":"gone"}],"count":2,"offset":3,"total":40,"success":true}"#
         );
-        let empty = rooms_page(&[], &HashMap::new(), 0, 0).unwrap();
+        let empty = rooms_page([], 0, 0).unwrap();
         assert_eq!(
             String::from_utf8(empty).unwrap(),
             r#"{"rooms":[],"count":0,"offset":0,"total":0,"success":true}"#
@@ -422,15 +415,11 @@ mod tests {
     }
 
     #[test]
-    fn extra_value_is_appended_as_the_last_key() {
+    fn a_department_is_appended_as_the_last_key() {
         let room = rawdoc! {"_id": "r1", "departmentId": "d1"};
         let dept = rawdoc! {"_id": "d1", "name": "Sales"};
         let mut out = Vec::new();
-        let extra = Extra {
-            key: "department",
-            value: &dept,
-        };
-        document(&mut out, &room, Some(&extra)).unwrap();
+        document(&mut out, &room, Some(&dept)).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"_id":"r1","departmentId":"d1","department":{"_id":"d1","name":"Sales"}}"#
@@ -438,15 +427,11 @@ mod tests {
     }
 
     #[test]
-    fn extra_value_replaces_an_existing_key_in_place() {
+    fn a_department_replaces_an_existing_key_in_place() {
         let room = rawdoc! {"_id": "r1", "department": "old", "departmentId": "d1"};
         let dept = rawdoc! {"_id": "d1"};
         let mut out = Vec::new();
-        let extra = Extra {
-            key: "department",
-            value: &dept,
-        };
-        document(&mut out, &room, Some(&extra)).unwrap();
+        document(&mut out, &room, Some(&dept)).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"_id":"r1","department":{"_id":"d1"},"departmentId":"d1"}"#

@@ -2,13 +2,16 @@
 //! server bound to its port.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::{Server, Service as _};
 use actix_web::{middleware, web, App, HttpServer};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Database};
 
-use crate::config::{ConfigError, Settings};
+use crate::config::{Config, ConfigError};
+use crate::db::Db;
+use crate::metrics::Metrics;
 use crate::routes;
 use crate::state::AppState;
 
@@ -29,14 +32,24 @@ pub enum StartupError {
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let database = connect(&settings).await?;
-        let state = web::Data::new(AppState::new(&database, settings.query_timeout));
-        let addr = settings.bind_addr;
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let database = connect(&config).await?;
+        let metrics = Arc::new(Metrics::new());
+        let db = Db::new(
+            &database,
+            config.query_timeout,
+            config.max_in_flight,
+            metrics.clone(),
+        );
+        let state = web::Data::new(AppState::new(
+            db,
+            config.cache_max_age,
+            config.forwarded_count,
+        ));
+        let addr = config.bind_addr;
         let bind_error = |source| StartupError::Bind { addr, source };
         let listener = TcpListener::bind(addr).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let metrics = state.metrics.clone();
         let server = HttpServer::new(move || {
             let metrics = metrics.clone();
             App::new()
@@ -61,7 +74,7 @@ impl Application {
                 .configure(routes::configure)
         })
         // SIGTERM and SIGINT stop accepting and let requests in flight finish within this bound.
-        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .shutdown_timeout(config.shutdown_timeout.as_secs())
         .listen(listener)
         .map_err(bind_error)?
         .run();
@@ -78,16 +91,16 @@ impl Application {
     }
 }
 
-/// The database to read: `settings.database`, else the one `MONGO_URL` names. No connection is made
-/// yet. Unless the URL sets them, server selection and connecting give up after the query timeout,
-/// so an unreachable database answers 503 promptly.
-pub async fn connect(settings: &Settings) -> Result<Database, ConfigError> {
+/// The database to read: `config.database`, else the one `MONGO_URL` names. No connection is made
+/// yet. Unless the URL sets them, server selection gives up after `SERVER_SELECTION_TIMEOUT_MS`
+/// (so with no server reachable the 503 comes at once) and connecting after the query timeout.
+pub async fn connect(config: &Config) -> Result<Database, ConfigError> {
     // The driver's message is kept, the URL itself is not: it may hold a password.
     let invalid = |e: mongodb::error::Error| ConfigError {
         var: "MONGO_URL",
         reason: format!("not a usable MongoDB connection string ({})", e.kind),
     };
-    let mut options = ClientOptions::parse(&settings.mongo_url)
+    let mut options = ClientOptions::parse(&config.mongo_url)
         .await
         .map_err(invalid)?;
     options
@@ -95,12 +108,10 @@ pub async fn connect(settings: &Settings) -> Result<Database, ConfigError> {
         .get_or_insert_with(|| "livechat-rooms".to_owned());
     options
         .server_selection_timeout
-        .get_or_insert(settings.query_timeout);
-    options
-        .connect_timeout
-        .get_or_insert(settings.query_timeout);
+        .get_or_insert(config.server_selection_timeout);
+    options.connect_timeout.get_or_insert(config.query_timeout);
     let client = Client::with_options(options).map_err(invalid)?;
-    let name = settings
+    let name = config
         .database
         .clone()
         .or_else(|| client.default_database().map(|db| db.name().to_owned()))

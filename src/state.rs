@@ -1,44 +1,61 @@
-//! [`AppState`]: what every request shares, built once at start-up.
+//! [`AppState`]: what every request shares, built once at start-up: the database handle, the
+//! values read from Rocket.Chat's database and held in memory (each with its bound), and the rate
+//! limiter's counters.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use mongodb::bson::{Document, RawDocumentBuf};
-use mongodb::{Collection, Database};
-
-use crate::metrics::Metrics;
-use crate::settings::PaginationCache;
-
-pub const USERS: &str = "users";
-pub const PERMISSIONS: &str = "rocketchat_permissions";
-pub const SETTINGS: &str = "rocketchat_settings";
-pub const ROOMS: &str = "rocketchat_room";
-pub const DEPARTMENTS: &str = "rocketchat_livechat_department";
+use crate::api_settings::{self, ApiSettings};
+use crate::auth::Permissions;
+use crate::cache::Cached;
+use crate::db::{Db, DbError, DepartmentNames};
+use crate::rate_limit::RateLimiter;
 
 pub struct AppState {
-    pub users: Collection<Document>,
-    pub permissions: Collection<Document>,
-    pub rooms: Collection<RawDocumentBuf>,
-    pub departments: Collection<RawDocumentBuf>,
-    pub pagination: PaginationCache,
-    /// Sent as `maxTimeMS` with every database call.
-    pub query_timeout: Duration,
-    pub metrics: Arc<Metrics>,
-    /// For `/ready`'s ping.
-    pub db: Database,
+    pub db: Db,
+    /// `HTTP_FORWARDED_COUNT`, for the rate limiter's client address.
+    pub forwarded_count: usize,
+    pub rate_limiter: RateLimiter,
+    settings: Arc<Cached<ApiSettings>>,
+    permissions: Arc<Cached<Permissions>>,
+    departments: Arc<Cached<DepartmentNames>>,
 }
 
 impl AppState {
-    pub fn new(db: &Database, query_timeout: Duration) -> Self {
+    /// `cache_max_age`: how old permissions and department names may be.
+    pub fn new(db: Db, cache_max_age: Duration, forwarded_count: usize) -> Self {
         AppState {
-            users: db.collection(USERS),
-            permissions: db.collection(PERMISSIONS),
-            rooms: db.collection(ROOMS),
-            departments: db.collection(DEPARTMENTS),
-            pagination: PaginationCache::new(db.collection(SETTINGS), query_timeout),
-            query_timeout,
-            metrics: Arc::new(Metrics::new()),
-            db: db.clone(),
+            db,
+            forwarded_count,
+            rate_limiter: RateLimiter::default(),
+            settings: Cached::new("settings", api_settings::MAX_AGE),
+            permissions: Cached::new("permissions", cache_max_age),
+            departments: Cached::new("departments", cache_max_age),
         }
+    }
+
+    pub async fn settings(&self) -> Result<Arc<ApiSettings>, DbError> {
+        let db = self.db.clone();
+        self.settings
+            .get(move || async move {
+                Ok(ApiSettings::from_documents(
+                    &db.settings(&api_settings::IDS).await?,
+                ))
+            })
+            .await
+    }
+
+    pub async fn permissions(&self) -> Result<Arc<Permissions>, DbError> {
+        let db = self.db.clone();
+        self.permissions
+            .get(move || async move { Permissions::read(&db).await })
+            .await
+    }
+
+    pub async fn departments(&self) -> Result<Arc<DepartmentNames>, DbError> {
+        let db = self.db.clone();
+        self.departments
+            .get(move || async move { db.department_names().await })
+            .await
     }
 }

@@ -3,7 +3,7 @@
 
 use mongodb::bson::{doc, Bson, Document};
 
-use super::query::{DateRange, Departments, Direction, RoomName, RoomsQuery};
+use super::query::{DateRange, Departments, Direction, LiteralPattern, RoomName, RoomsQuery};
 
 /// The filter of the contract, built in its order: later keys overwrite earlier ones in place, as
 /// assignments to a JavaScript object do (so `queued` wins over `open` and `onhold`).
@@ -110,8 +110,8 @@ pub fn to_projection(q: &RoomsQuery) -> Option<Document> {
 }
 
 /// A case-insensitive match of `text` anywhere, with `text` taken literally.
-fn contains(text: &str) -> Document {
-    doc! { "$regex": escape_regex(text), "$options": "i" }
+fn contains(pattern: &LiteralPattern) -> Document {
+    doc! { "$regex": pattern.as_str(), "$options": "i" }
 }
 
 fn date_range(range: &DateRange) -> Option<Document> {
@@ -123,23 +123,6 @@ fn date_range(range: &DateRange) -> Option<Document> {
         bounds.insert("$lte", end);
     }
     (!bounds.is_empty()).then_some(bounds)
-}
-
-/// Makes user text a literal pattern: every metacharacter of Rocket.Chat's `escapeRegExp` gets a
-/// backslash, and NUL (which a MongoDB pattern may not hold) becomes `\x00`.
-pub fn escape_regex(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '.' | '*' | '+' | '?' | '^' | '$' | '{' | '}' | '(' | ')' | '|' | '[' | ']' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\0' => out.push_str("\\x00"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -258,6 +241,10 @@ mod tests {
                 "departmentAncestors"
             ]
         );
+    }
+
+    fn escape_regex(text: &str) -> String {
+        LiteralPattern::new(text).unwrap().as_str().to_owned()
     }
 
     #[test]

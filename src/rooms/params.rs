@@ -32,24 +32,97 @@ impl QsValue {
     }
 }
 
-/// Rocket.Chat's query-string names for this endpoint, each still raw. Unknown names are ignored.
+/// Every parameter the service reads, in the order they are checked (so the first error reported
+/// does not depend on the order of the query string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Param {
+    Agents,
+    DepartmentId,
+    Open,
+    Tags,
+    RoomName,
+    Units,
+    Offset,
+    Count,
+    Sort,
+    Fields,
+    CreatedAt,
+    ClosedAt,
+    CustomFields,
+    Onhold,
+    Queued,
+}
+
+/// The type Rocket.Chat 8's validator (`isGETLivechatRoomsParams`) gives a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An array of strings; one plain value is a one-element array.
+    List,
+    /// A string or an array of strings.
+    TextOrList,
+    /// A string.
+    Text,
+    /// A number (numeric text, or a one-element array of it).
+    Number,
+}
+
+/// The one table of parameter names: each [`Param`] at its own index, with its query-string name
+/// (Rocket.Chat's) and its type.
+const TABLE: [(Param, &str, Kind); 15] = [
+    (Param::Agents, "agents", Kind::List),
+    (Param::DepartmentId, "departmentId", Kind::TextOrList),
+    (Param::Open, "open", Kind::Text),
+    (Param::Tags, "tags", Kind::List),
+    (Param::RoomName, "roomName", Kind::Text),
+    (Param::Units, "units", Kind::List),
+    (Param::Offset, "offset", Kind::Number),
+    (Param::Count, "count", Kind::Number),
+    (Param::Sort, "sort", Kind::Text),
+    (Param::Fields, "fields", Kind::Text),
+    (Param::CreatedAt, "createdAt", Kind::Text),
+    (Param::ClosedAt, "closedAt", Kind::Text),
+    (Param::CustomFields, "customFields", Kind::Text),
+    (Param::Onhold, "onhold", Kind::Text),
+    (Param::Queued, "queued", Kind::Text),
+];
+
+impl Param {
+    /// Every parameter, in checking order.
+    pub const ALL: [Param; 15] = {
+        let mut all = [Param::Agents; 15];
+        let mut i = 0;
+        while i < TABLE.len() {
+            all[i] = TABLE[i].0;
+            i += 1;
+        }
+        all
+    };
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The query-string name.
+    pub fn name(self) -> &'static str {
+        TABLE[self.index()].1
+    }
+
+    pub fn kind(self) -> Kind {
+        TABLE[self.index()].2
+    }
+
+    pub fn from_name(name: &str) -> Option<Param> {
+        TABLE
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(p, _, _)| *p)
+    }
+}
+
+/// The query string's values by parameter, each still raw. Unknown names are ignored.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RawRoomsParams {
-    pub agents: Option<QsValue>,
-    pub department_id: Option<QsValue>,
-    pub open: Option<QsValue>,
-    pub created_at: Option<QsValue>,
-    pub closed_at: Option<QsValue>,
-    pub tags: Option<QsValue>,
-    pub custom_fields: Option<QsValue>,
-    pub room_name: Option<QsValue>,
-    pub onhold: Option<QsValue>,
-    pub queued: Option<QsValue>,
-    pub units: Option<QsValue>,
-    pub offset: Option<QsValue>,
-    pub count: Option<QsValue>,
-    pub sort: Option<QsValue>,
-    pub fields: Option<QsValue>,
+    values: [Option<QsValue>; 15],
 }
 
 impl RawRoomsParams {
@@ -57,7 +130,7 @@ impl RawRoomsParams {
     /// validation rejects or a name that is ignored.
     pub fn from_query_string(query: &str) -> Self {
         // `qs` first gathers the values of identical keys, in order of first appearance...
-        let mut keys: Vec<(&'static str, Slot, String, Vec<String>)> = Vec::new();
+        let mut keys: Vec<(Param, Slot, String, Vec<String>)> = Vec::new();
         for part in query
             .split('&')
             .take(PARAMETER_LIMIT)
@@ -71,69 +144,38 @@ impl RawRoomsParams {
             };
             let key = decode(key);
             let (name, slot) = split_key(&key);
-            let Some(name) = known_name(name) else {
+            let Some(param) = Param::from_name(name) else {
                 continue;
             };
             let value = decode(value);
             match keys.iter_mut().find(|(_, _, k, _)| *k == key) {
                 Some((_, _, _, values)) => values.push(value),
-                None => keys.push((name, slot, key, vec![value])),
+                None => keys.push((param, slot, key, vec![value])),
             }
         }
         // ...then merges the keys of each name in that order.
-        let mut slots: Vec<(&'static str, Vec<KeyValues>)> = Vec::new();
-        for (name, slot, _, values) in keys {
-            match slots.iter_mut().find(|(n, _)| *n == name) {
+        let mut slots: Vec<(Param, Vec<KeyValues>)> = Vec::new();
+        for (param, slot, _, values) in keys {
+            match slots.iter_mut().find(|(p, _)| *p == param) {
                 Some((_, entries)) => entries.push((slot, values)),
-                None => slots.push((name, vec![(slot, values)])),
+                None => slots.push((param, vec![(slot, values)])),
             }
         }
         let mut params = RawRoomsParams::default();
-        for (name, entries) in slots {
-            let value = Some(combine(entries));
-            match name {
-                "agents" => params.agents = value,
-                "departmentId" => params.department_id = value,
-                "open" => params.open = value,
-                "createdAt" => params.created_at = value,
-                "closedAt" => params.closed_at = value,
-                "tags" => params.tags = value,
-                "customFields" => params.custom_fields = value,
-                "roomName" => params.room_name = value,
-                "onhold" => params.onhold = value,
-                "queued" => params.queued = value,
-                "units" => params.units = value,
-                "offset" => params.offset = value,
-                "count" => params.count = value,
-                "sort" => params.sort = value,
-                _ => params.fields = value,
-            }
+        for (param, entries) in slots {
+            params.values[param.index()] = Some(combine(entries));
         }
         params
     }
-}
 
-/// Every parameter name the service reads (the OpenAPI document lists exactly these).
-pub const KNOWN_NAMES: [&str; 15] = [
-    "agents",
-    "departmentId",
-    "open",
-    "createdAt",
-    "closedAt",
-    "tags",
-    "customFields",
-    "roomName",
-    "onhold",
-    "queued",
-    "units",
-    "offset",
-    "count",
-    "sort",
-    "fields",
-];
+    pub fn get(&self, param: Param) -> Option<&QsValue> {
+        self.values[param.index()].as_ref()
+    }
 
-fn known_name(name: &str) -> Option<&'static str> {
-    KNOWN_NAMES.iter().copied().find(|known| *known == name)
+    /// Takes the value out (validation consumes each once).
+    pub fn take(&mut self, param: Param) -> Option<QsValue> {
+        self.values[param.index()].take()
+    }
 }
 
 /// One distinct key of a name, with every value given under it.
@@ -267,20 +309,22 @@ mod tests {
     #[test]
     fn a_single_plain_value_is_a_string() {
         let p = RawRoomsParams::from_query_string("roomName=Ada&open=true");
-        assert_eq!(p.room_name, s("Ada"));
-        assert_eq!(p.open, s("true"));
+        assert_eq!(p.get(Param::RoomName).cloned(), s("Ada"));
+        assert_eq!(p.get(Param::Open).cloned(), s("true"));
     }
 
     #[test]
     fn bracket_pairs_give_an_array() {
         let p = RawRoomsParams::from_query_string("agents[]=a&agents[]=b");
-        assert_eq!(p.agents, arr(&["a", "b"]));
+        assert_eq!(p.get(Param::Agents).cloned(), arr(&["a", "b"]));
     }
 
     #[test]
     fn one_bracket_pair_gives_an_array_of_one() {
         assert_eq!(
-            RawRoomsParams::from_query_string("tags[]=x").tags,
+            RawRoomsParams::from_query_string("tags[]=x")
+                .get(Param::Tags)
+                .cloned(),
             arr(&["x"])
         );
     }
@@ -288,45 +332,49 @@ mod tests {
     #[test]
     fn indexed_pairs_give_an_array_in_index_order() {
         let p = RawRoomsParams::from_query_string("units[1]=b&units[0]=a");
-        assert_eq!(p.units, arr(&["a", "b"]));
+        assert_eq!(p.get(Param::Units).cloned(), arr(&["a", "b"]));
     }
 
     #[test]
     fn repeated_plain_keys_give_an_array() {
         let p = RawRoomsParams::from_query_string("departmentId=a&departmentId=b");
-        assert_eq!(p.department_id, arr(&["a", "b"]));
+        assert_eq!(p.get(Param::DepartmentId).cloned(), arr(&["a", "b"]));
     }
 
     #[test]
     fn named_bracket_keys_give_an_object() {
         let p = RawRoomsParams::from_query_string("departmentId[test]=true");
-        assert_eq!(p.department_id, Some(QsValue::Object));
+        assert_eq!(p.get(Param::DepartmentId).cloned(), Some(QsValue::Object));
     }
 
     #[test]
     fn an_index_from_the_array_limit_up_gives_an_object() {
         let p = RawRoomsParams::from_query_string("agents[20]=a");
-        assert_eq!(p.agents, Some(QsValue::Object));
+        assert_eq!(p.get(Param::Agents).cloned(), Some(QsValue::Object));
         let p = RawRoomsParams::from_query_string("agents[19]=a");
-        assert_eq!(p.agents, arr(&["a"]));
+        assert_eq!(p.get(Param::Agents).cloned(), arr(&["a"]));
     }
 
     #[test]
     fn a_repeated_index_key_is_a_nested_array() {
         let p = RawRoomsParams::from_query_string("agents[0]=a&agents[0]=b");
-        assert_eq!(p.agents, Some(QsValue::Object));
+        assert_eq!(p.get(Param::Agents).cloned(), Some(QsValue::Object));
     }
 
     #[test]
     fn more_than_twenty_values_give_an_object() {
         let twenty = vec!["agents[]=a"; 20].join("&");
         assert_eq!(
-            RawRoomsParams::from_query_string(&twenty).agents,
+            RawRoomsParams::from_query_string(&twenty)
+                .get(Param::Agents)
+                .cloned(),
             arr(&["a"; 20])
         );
         let query = vec!["agents=a"; 21].join("&");
         assert_eq!(
-            RawRoomsParams::from_query_string(&query).agents,
+            RawRoomsParams::from_query_string(&query)
+                .get(Param::Agents)
+                .cloned(),
             Some(QsValue::Object)
         );
     }
@@ -334,60 +382,75 @@ mod tests {
     #[test]
     fn values_merge_in_order_and_a_taken_index_appends() {
         let p = RawRoomsParams::from_query_string("agents=1&agents[]=2&agents=3");
-        assert_eq!(p.agents, arr(&["1", "3", "2"]));
+        assert_eq!(p.get(Param::Agents).cloned(), arr(&["1", "3", "2"]));
         let p = RawRoomsParams::from_query_string("agents[]=a&agents[0]=b");
-        assert_eq!(p.agents, arr(&["a", "b"]));
+        assert_eq!(p.get(Param::Agents).cloned(), arr(&["a", "b"]));
         let p = RawRoomsParams::from_query_string("agents=a&agents[5]=b");
-        assert_eq!(p.agents, arr(&["a", "b"]));
+        assert_eq!(p.get(Param::Agents).cloned(), arr(&["a", "b"]));
         let p = RawRoomsParams::from_query_string("agents[1]=y&agents[]=x");
-        assert_eq!(p.agents, arr(&["x", "y"]));
+        assert_eq!(p.get(Param::Agents).cloned(), arr(&["x", "y"]));
     }
 
     #[test]
     fn unclosed_brackets_and_trailing_text_follow_qs() {
         assert_eq!(
-            RawRoomsParams::from_query_string("agents[=x").agents,
+            RawRoomsParams::from_query_string("agents[=x")
+                .get(Param::Agents)
+                .cloned(),
             Some(QsValue::Object)
         );
         assert_eq!(
-            RawRoomsParams::from_query_string("agents[a]b=x").agents,
+            RawRoomsParams::from_query_string("agents[a]b=x")
+                .get(Param::Agents)
+                .cloned(),
             Some(QsValue::Object)
         );
         assert_eq!(
-            RawRoomsParams::from_query_string("agents[]]=x").agents,
+            RawRoomsParams::from_query_string("agents[]]=x")
+                .get(Param::Agents)
+                .cloned(),
             arr(&["x"])
         );
         assert_eq!(
-            RawRoomsParams::from_query_string("agents[[a]]=x").agents,
+            RawRoomsParams::from_query_string("agents[[a]]=x")
+                .get(Param::Agents)
+                .cloned(),
             Some(QsValue::Object)
         );
-        assert_eq!(RawRoomsParams::from_query_string("agents]=x").agents, None);
+        assert_eq!(
+            RawRoomsParams::from_query_string("agents]=x")
+                .get(Param::Agents)
+                .cloned(),
+            None
+        );
     }
 
     #[test]
     fn nested_array_entries_give_an_object() {
         let p = RawRoomsParams::from_query_string("agents[0][x]=a");
-        assert_eq!(p.agents, Some(QsValue::Object));
+        assert_eq!(p.get(Param::Agents).cloned(), Some(QsValue::Object));
     }
 
     #[test]
     fn percent_escapes_and_plus_are_decoded_in_keys_and_values() {
         let p = RawRoomsParams::from_query_string("room%4Eame=Ada+L%C3%B6we&agents%5B%5D=x%26y");
-        assert_eq!(p.room_name, s("Ada Löwe"));
-        assert_eq!(p.agents, arr(&["x&y"]));
+        assert_eq!(p.get(Param::RoomName).cloned(), s("Ada Löwe"));
+        assert_eq!(p.get(Param::Agents).cloned(), arr(&["x&y"]));
     }
 
     #[test]
     fn a_malformed_escape_keeps_the_text() {
         let p = RawRoomsParams::from_query_string("roomName=100%+off&tags[]=%FF");
-        assert_eq!(p.room_name, s("100% off"));
-        assert_eq!(p.tags, arr(&["%FF"]));
+        assert_eq!(p.get(Param::RoomName).cloned(), s("100% off"));
+        assert_eq!(p.get(Param::Tags).cloned(), arr(&["%FF"]));
     }
 
     #[test]
     fn a_key_without_value_is_an_empty_string() {
         assert_eq!(
-            RawRoomsParams::from_query_string("roomName").room_name,
+            RawRoomsParams::from_query_string("roomName")
+                .get(Param::RoomName)
+                .cloned(),
             s("")
         );
     }
@@ -401,15 +464,28 @@ mod tests {
     #[test]
     fn json_values_keep_their_equals_signs() {
         let p = RawRoomsParams::from_query_string("customFields=%7B%22a%22%3A%22b%3Dc%22%7D");
-        assert_eq!(p.custom_fields, s(r#"{"a":"b=c"}"#));
+        assert_eq!(p.get(Param::CustomFields).cloned(), s(r#"{"a":"b=c"}"#));
         let p = RawRoomsParams::from_query_string("roomName=a=b");
-        assert_eq!(p.room_name, s("a=b"));
+        assert_eq!(p.get(Param::RoomName).cloned(), s("a=b"));
     }
 
     #[test]
     fn pairs_beyond_the_parameter_limit_are_ignored() {
         let query = format!("{}&roomName=late", "x=1&".repeat(PARAMETER_LIMIT));
-        assert_eq!(RawRoomsParams::from_query_string(&query).room_name, None);
+        assert_eq!(
+            RawRoomsParams::from_query_string(&query)
+                .get(Param::RoomName)
+                .cloned(),
+            None
+        );
+    }
+
+    #[test]
+    fn the_table_holds_each_parameter_at_its_own_index() {
+        for (i, param) in Param::ALL.iter().enumerate() {
+            assert_eq!(param.index(), i);
+            assert_eq!(Param::from_name(param.name()), Some(*param));
+        }
     }
 
     #[test]

@@ -4,7 +4,16 @@
 use mongodb::bson::DateTime;
 use serde_json::Value;
 
-use super::params::{QsValue, RawRoomsParams};
+use super::params::{Kind, Param, QsValue, RawRoomsParams};
+use crate::js;
+
+/// MongoDB refuses a sort of more keys than this (the `_id` tie-breaker counts).
+pub const MAX_SORT_KEYS: usize = 32;
+/// MongoDB refuses a regular expression longer than this many bytes (its
+/// `RegexMatchExpression::kMaxPatternSize`: "Regular expression is too long").
+pub const MAX_REGEX_BYTES: usize = 32_764;
+/// `customFields` keys beyond this are refused: each is one regular-expression clause.
+pub const MAX_CUSTOM_FIELDS: usize = 100;
 
 /// A parameter the client got wrong. Its `Display` is the `error` text of the 400 body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,6 +32,11 @@ pub enum ParamError {
     InvalidCustomFields,
     #[error("The \"{0}\" query parameter must be a non-negative integer")]
     NotNonNegativeInteger(&'static str),
+    /// Longer than MongoDB takes as a regular expression once escaped ([`MAX_REGEX_BYTES`]).
+    #[error("The \"{0}\" query parameter is too long")]
+    TooLong(&'static str),
+    #[error("The \"customFields\" query parameter may have at most {MAX_CUSTOM_FIELDS} keys")]
+    TooManyCustomFields,
     /// `sort` or `fields`: these keep Rocket.Chat's `parseJsonQuery` body, see [`JsonQueryParam`].
     #[error("Invalid {} parameter provided: \"{raw}\" [{}]", .param.name(), .param.error_type())]
     InvalidJsonQuery { param: JsonQueryParam, raw: String },
@@ -55,8 +69,37 @@ impl JsonQueryParam {
 /// `roomName`: a case-insensitive substring of `fname`, or, in double quotes, the exact name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomName {
-    Contains(String),
+    Contains(LiteralPattern),
     Exact(String),
+}
+
+/// User text as a MongoDB regular expression that matches it literally: every metacharacter of
+/// Rocket.Chat's `escapeRegExp` gets a backslash, and NUL (which a pattern may not hold) becomes
+/// `\x00`. Never longer than MongoDB takes ([`MAX_REGEX_BYTES`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiteralPattern(String);
+
+impl LiteralPattern {
+    /// `None` when the escaped text is too long for MongoDB.
+    pub fn new(text: &str) -> Option<Self> {
+        let mut out = String::with_capacity(text.len() + 8);
+        for c in text.chars() {
+            match c {
+                '.' | '*' | '+' | '?' | '^' | '$' | '{' | '}' | '(' | ')' | '|' | '[' | ']'
+                | '\\' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                '\0' => out.push_str("\\x00"),
+                _ => out.push(c),
+            }
+        }
+        (out.len() <= MAX_REGEX_BYTES).then_some(LiteralPattern(out))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// `departmentId`: one department or any of several.
@@ -107,7 +150,7 @@ pub struct RoomsQuery {
     /// `tags`: rooms with any of these tags.
     pub tags: Option<Vec<String>>,
     /// `customFields`: per key, a case-insensitive substring of `livechatData.<key>`, in the order given.
-    pub custom_fields: Vec<(String, String)>,
+    pub custom_fields: Vec<(String, LiteralPattern)>,
     /// `onhold`: only rooms on hold.
     pub onhold: bool,
     /// `queued`: only queued rooms (open, not served, not on hold).
@@ -123,31 +166,132 @@ pub struct RoomsQuery {
     pub fields: Option<FieldSpec>,
 }
 
+/// A parameter's value typed as Rocket.Chat 8's validator types it (ajv, `coerceTypes: "array"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Typed {
+    Text(String),
+    List(Vec<String>),
+    /// `count`/`offset`: `parseInt` of the number, checked non-negative and safe.
+    Number(u64),
+}
+
+/// Every parameter given, typed; the first step of validation and what `scripts/js-check` compares
+/// with the published validator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TypedParams(Vec<(Param, Typed)>);
+
+impl TypedParams {
+    /// Types each parameter in [`Param::ALL`] order; the first type error is the answer.
+    pub fn coerce(mut raw: RawRoomsParams) -> Result<Self, ParamError> {
+        let mut typed = Vec::new();
+        for param in Param::ALL {
+            if let Some(value) = raw.take(param) {
+                if let Some(value) = coerce(param, value)? {
+                    typed.push((param, value));
+                }
+            }
+        }
+        Ok(TypedParams(typed))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(Param, Typed)> {
+        self.0.iter()
+    }
+
+    fn take(&mut self, param: Param) -> Option<Typed> {
+        let i = self.0.iter().position(|(p, _)| *p == param)?;
+        Some(self.0.swap_remove(i).1)
+    }
+
+    fn text(&mut self, param: Param) -> Option<String> {
+        match self.take(param)? {
+            Typed::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn list(&mut self, param: Param) -> Option<Vec<String>> {
+        match self.take(param)? {
+            Typed::List(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    fn number(&mut self, param: Param) -> Option<u64> {
+        match self.take(param)? {
+            Typed::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// One parameter's type, as the validator coerces it: a plain value given for a list is a list of
+/// one; numeric text as `Number()` reads it (or a one-element array of it); a string given as an
+/// array or object is refused (deliberately: ajv would take `open[]=true` as `true`). `None`: the
+/// validator reads it as `null` (no value).
+fn coerce(param: Param, value: QsValue) -> Result<Option<Typed>, ParamError> {
+    let name = param.name();
+    match (param.kind(), value) {
+        (Kind::List, QsValue::Str(s)) => Ok(Some(Typed::List(vec![s]))),
+        (Kind::List | Kind::TextOrList, QsValue::Array(items)) => Ok(Some(Typed::List(items))),
+        (Kind::List, _) => Err(ParamError::NotStringArray(name)),
+        (Kind::TextOrList | Kind::Text, QsValue::Str(s)) => Ok(Some(Typed::Text(s))),
+        (Kind::TextOrList, _) => Err(ParamError::NotStringOrArray(name)),
+        (Kind::Text, _) => Err(ParamError::NotString(name)),
+        (Kind::Number, QsValue::Str(s)) => number(name, &s),
+        (Kind::Number, QsValue::Array(items)) if items.len() == 1 => number(name, &items[0]),
+        (Kind::Number, _) => Err(ParamError::NotNonNegativeInteger(name)),
+    }
+}
+
+/// Numeric text: empty is no value; otherwise `Number(text)`, which must be a finite, non-negative,
+/// safe number (deliberately stricter than Rocket.Chat), truncated as `parseInt` does.
+fn number(name: &'static str, text: &str) -> Result<Option<Typed>, ParamError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match js::string_to_number(text) {
+        // `-0` is not negative.
+        Some(n) if (0.0..=js::MAX_SAFE_INTEGER).contains(&n) => {
+            Ok(Some(Typed::Number(js::parse_int_of(n))))
+        }
+        _ => Err(ParamError::NotNonNegativeInteger(name)),
+    }
+}
+
 impl TryFrom<RawRoomsParams> for RoomsQuery {
     type Error = ParamError;
 
-    /// Checks the parameters in a fixed order, so the first error reported does not depend on the
-    /// order of the query string: the lists and plain strings, then pagination, `sort`, `fields`,
-    /// the date ranges and `customFields`.
+    /// Types every parameter first (in [`Param::ALL`] order), then checks what the text says in the
+    /// same order, so the first error reported does not depend on the order of the query string.
     fn try_from(raw: RawRoomsParams) -> Result<Self, Self::Error> {
-        let agents = string_array("agents", raw.agents)?;
-        let departments = departments(raw.department_id)?;
-        let open = match plain_string("open", raw.open)?.as_deref() {
+        let mut p = TypedParams::coerce(raw)?;
+        let agents = p.list(Param::Agents);
+        let departments = match p.take(Param::DepartmentId) {
+            Some(Typed::Text(id)) => departments(id),
+            Some(Typed::List(ids)) => Some(Departments::Any(ids)),
+            _ => None,
+        };
+        let open = match p.text(Param::Open).as_deref() {
             Some("true") => Some(true),
             Some("false") => Some(false),
             _ => None,
         };
-        let tags = string_array("tags", raw.tags)?;
-        let room_name = plain_string("roomName", raw.room_name)?.and_then(room_name);
-        let units = string_array("units", raw.units)?;
-        let offset = non_negative("offset", raw.offset)?.unwrap_or(0);
-        let count = non_negative("count", raw.count)?;
-        let sort = json_query(JsonQueryParam::Sort, raw.sort, sort_spec)?;
-        let fields =
-            json_query(JsonQueryParam::Fields, raw.fields, field_spec)?.filter(|f| !f.0.is_empty());
-        let created_at = date_range("createdAt", raw.created_at)?;
-        let closed_at = date_range("closedAt", raw.closed_at)?;
-        let custom_fields = custom_fields(raw.custom_fields)?;
+        let tags = p.list(Param::Tags);
+        let room_name = p
+            .text(Param::RoomName)
+            .map(room_name)
+            .transpose()?
+            .flatten();
+        let units = p.list(Param::Units);
+        let offset = p.number(Param::Offset).unwrap_or(0);
+        let count = p.number(Param::Count);
+        let sort = json_query(JsonQueryParam::Sort, p.text(Param::Sort), sort_spec)?;
+        let fields = json_query(JsonQueryParam::Fields, p.text(Param::Fields), field_spec)?
+            .filter(|f| !f.0.is_empty());
+        let created_at = date_range("createdAt", p.text(Param::CreatedAt))?;
+        let closed_at = date_range("closedAt", p.text(Param::ClosedAt))?;
+        let custom_fields = custom_fields(p.text(Param::CustomFields))?;
         Ok(RoomsQuery {
             agents,
             room_name,
@@ -157,8 +301,8 @@ impl TryFrom<RawRoomsParams> for RoomsQuery {
             closed_at,
             tags,
             custom_fields,
-            onhold: is_truthy_flag(raw.onhold.as_ref()),
-            queued: is_truthy_flag(raw.queued.as_ref()),
+            onhold: is_truthy_flag(p.text(Param::Onhold)),
+            queued: is_truthy_flag(p.text(Param::Queued)),
             units,
             offset,
             count,
@@ -180,38 +324,13 @@ impl RoomsQuery {
     }
 }
 
-fn string_array(
-    name: &'static str,
-    value: Option<QsValue>,
-) -> Result<Option<Vec<String>>, ParamError> {
-    match value {
-        None => Ok(None),
-        Some(QsValue::Array(items)) => Ok(Some(items)),
-        Some(_) => Err(ParamError::NotStringArray(name)),
-    }
+/// Rocket.Chat's client sends "" or "undefined" for "all departments".
+fn departments(id: String) -> Option<Departments> {
+    (!id.is_empty() && id != "undefined").then_some(Departments::One(id))
 }
 
-fn plain_string(name: &'static str, value: Option<QsValue>) -> Result<Option<String>, ParamError> {
-    match value {
-        None => Ok(None),
-        Some(QsValue::Str(s)) => Ok(Some(s)),
-        Some(_) => Err(ParamError::NotString(name)),
-    }
-}
-
-fn departments(value: Option<QsValue>) -> Result<Option<Departments>, ParamError> {
-    match value {
-        None => Ok(None),
-        // Rocket.Chat's client sends "" or "undefined" for "all departments".
-        Some(QsValue::Str(s)) if s.is_empty() || s == "undefined" => Ok(None),
-        Some(QsValue::Str(s)) => Ok(Some(Departments::One(s))),
-        Some(QsValue::Array(items)) => Ok(Some(Departments::Any(items))),
-        Some(QsValue::Object) => Err(ParamError::NotStringOrArray("departmentId")),
-    }
-}
-
-fn room_name(name: String) -> Option<RoomName> {
-    if name.is_empty() {
+fn room_name(name: String) -> Result<Option<RoomName>, ParamError> {
+    Ok(if name.is_empty() {
         None
     } else if name.starts_with('"') && name.ends_with('"') {
         // As JavaScript's `slice(1, -1)`: a lone `"` is the empty exact name.
@@ -220,43 +339,33 @@ fn room_name(name: String) -> Option<RoomName> {
             .unwrap_or_default();
         Some(RoomName::Exact(inner.to_owned()))
     } else {
-        Some(RoomName::Contains(name))
-    }
+        let pattern = LiteralPattern::new(&name).ok_or(ParamError::TooLong("roomName"))?;
+        Some(RoomName::Contains(pattern))
+    })
 }
 
-/// Rocket.Chat's `['t', 'true', '1'].includes(`${value}`)`.
-fn is_truthy_flag(value: Option<&QsValue>) -> bool {
-    value.is_some_and(|v| matches!(v.to_js_string().as_str(), "t" | "true" | "1"))
+/// Rocket.Chat's `['t', 'true', '1'].includes(value)`.
+fn is_truthy_flag(value: Option<String>) -> bool {
+    matches!(value.as_deref(), Some("t" | "true" | "1"))
 }
 
-/// Digits only. An empty value counts as absent (Rocket.Chat's `parseInt("") || default`); a value
-/// too large for MongoDB saturates (it skips everything, or is capped by the upper limit anyway).
-fn non_negative(name: &'static str, value: Option<QsValue>) -> Result<Option<u64>, ParamError> {
-    match value {
-        None => Ok(None),
-        Some(QsValue::Str(s)) if s.is_empty() => Ok(None),
-        Some(QsValue::Str(s)) if s.bytes().all(|b| b.is_ascii_digit()) => {
-            let n = s.parse::<u64>().unwrap_or(u64::MAX);
-            Ok(Some(n.min(i64::MAX as u64)))
-        }
-        Some(_) => Err(ParamError::NotNonNegativeInteger(name)),
-    }
+/// The JSON a text parameter holds: `None` when it is absent or empty (no filter, the default),
+/// else the text with what it parses to (`None`: not JSON).
+fn json_param(value: Option<String>) -> Option<(String, Option<Value>)> {
+    let raw = value.filter(|s| !s.is_empty())?;
+    let parsed = serde_json::from_str(&raw).ok();
+    Some((raw, parsed))
 }
 
 fn json_query<T>(
     param: JsonQueryParam,
-    value: Option<QsValue>,
+    value: Option<String>,
     read: fn(Value) -> Option<T>,
 ) -> Result<Option<T>, ParamError> {
-    let raw = match value {
-        None => return Ok(None),
-        Some(QsValue::Str(s)) if s.is_empty() => return Ok(None),
-        Some(QsValue::Str(s)) => s,
-        Some(other) => other.to_js_string(),
+    let Some((raw, json)) = json_param(value) else {
+        return Ok(None);
     };
-    serde_json::from_str::<Value>(&raw)
-        .ok()
-        .and_then(read)
+    json.and_then(read)
         .map(Some)
         .ok_or(ParamError::InvalidJsonQuery { param, raw })
 }
@@ -265,7 +374,8 @@ fn sort_spec(value: Value) -> Option<SortSpec> {
     let Value::Object(map) = value else {
         return None;
     };
-    map.into_iter()
+    let spec = map
+        .into_iter()
         .map(|(key, dir)| {
             let dir = match dir.as_f64() {
                 Some(1.0) => Direction::Asc,
@@ -274,8 +384,10 @@ fn sort_spec(value: Value) -> Option<SortSpec> {
             };
             is_field_path(&key).then_some((key, dir))
         })
-        .collect::<Option<Vec<_>>>()
-        .map(SortSpec)
+        .collect::<Option<Vec<_>>>()?;
+    // What MongoDB is sent: these keys and the `_id` tie-breaker unless `_id` is one of them.
+    let sent = spec.len() + usize::from(!spec.iter().any(|(key, _)| key == "_id"));
+    (sent <= MAX_SORT_KEYS).then_some(SortSpec(spec))
 }
 
 fn field_spec(value: Value) -> Option<FieldSpec> {
@@ -319,14 +431,11 @@ fn is_field_path(key: &str) -> bool {
             .all(|seg| !seg.is_empty() && !seg.starts_with('$'))
 }
 
-fn date_range(name: &'static str, value: Option<QsValue>) -> Result<DateRange, ParamError> {
-    let raw = match value {
-        None => return Ok(DateRange::default()),
-        Some(QsValue::Str(s)) if s.is_empty() => return Ok(DateRange::default()),
-        Some(QsValue::Str(s)) => s,
-        Some(_) => return Err(ParamError::NotJsonObject(name)),
+fn date_range(name: &'static str, value: Option<String>) -> Result<DateRange, ParamError> {
+    let Some((_, json)) = json_param(value) else {
+        return Ok(DateRange::default());
     };
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&raw) else {
+    let Some(Value::Object(map)) = json else {
         return Err(ParamError::NotJsonObject(name));
     };
     let bound = |which: &'static str| match map.get(which) {
@@ -343,66 +452,30 @@ fn date_range(name: &'static str, value: Option<QsValue>) -> Result<DateRange, P
     })
 }
 
-fn custom_fields(value: Option<QsValue>) -> Result<Vec<(String, String)>, ParamError> {
-    let raw = match value {
-        None => return Ok(Vec::new()),
-        Some(QsValue::Str(s)) if s.is_empty() => return Ok(Vec::new()),
-        Some(QsValue::Str(s)) => s,
-        Some(_) => return Err(ParamError::InvalidCustomFields),
+fn custom_fields(value: Option<String>) -> Result<Vec<(String, LiteralPattern)>, ParamError> {
+    let Some((_, json)) = json_param(value) else {
+        return Ok(Vec::new());
     };
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&raw) else {
+    let Some(Value::Object(map)) = json else {
         return Err(ParamError::InvalidCustomFields);
     };
+    if map.len() > MAX_CUSTOM_FIELDS {
+        return Err(ParamError::TooManyCustomFields);
+    }
     map.into_iter()
         .map(|(key, value)| {
-            if key.is_empty() || key.starts_with('$') || key.contains('.') || key.contains('\0') {
+            // One path segment: `livechatData.<key>` must name a field of `livechatData`.
+            if !is_field_path(&key) || key.contains('.') {
                 return Err(ParamError::InvalidCustomFields);
             }
             let text = match value {
                 Value::String(s) => s,
-                other => js_json_text(&other),
+                other => js::json_text(&other),
             };
-            Ok((key, text))
+            let pattern = LiteralPattern::new(&text).ok_or(ParamError::TooLong("customFields"))?;
+            Ok((key, pattern))
         })
         .collect()
-}
-
-/// `JSON.stringify` of a parsed JSON value: numbers as JavaScript prints doubles.
-fn js_json_text(value: &Value) -> String {
-    let mut out = Vec::new();
-    write_js_json(&mut out, value);
-    String::from_utf8(out).unwrap_or_default()
-}
-
-fn write_js_json(out: &mut Vec<u8>, value: &Value) {
-    match value {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Number(n) => crate::render::number(out, n.as_f64().unwrap_or(f64::NAN)),
-        Value::String(s) => crate::render::string(out, s),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_js_json(out, item);
-            }
-            out.push(b']');
-        }
-        Value::Object(map) => {
-            out.push(b'{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                crate::render::string(out, key);
-                out.push(b':');
-                write_js_json(out, item);
-            }
-            out.push(b'}');
-        }
-    }
 }
 
 #[cfg(test)]
@@ -428,12 +501,17 @@ mod tests {
         assert_eq!(parse("").unwrap(), RoomsQuery::default());
     }
 
+    fn pattern(text: &str) -> LiteralPattern {
+        LiteralPattern::new(text).unwrap()
+    }
+
     #[test]
-    fn agents_as_a_plain_string_is_rejected() {
-        assert_eq!(
-            err("agents=invalid"),
-            r#"The "agents" query parameter must be an array of strings"#
-        );
+    fn a_plain_value_for_a_list_is_a_list_of_one() {
+        let q = parse("agents=ag1&tags=vip&units=u1").unwrap();
+        assert_eq!(q.agents, Some(vec!["ag1".into()]));
+        assert_eq!(q.tags, Some(vec!["vip".into()]));
+        assert_eq!(q.units, Some(vec!["u1".into()]));
+        assert_eq!(parse("agents=").unwrap().agents, Some(vec![String::new()]));
     }
 
     #[test]
@@ -479,11 +557,25 @@ mod tests {
     }
 
     #[test]
-    fn open_as_an_array_is_rejected() {
-        assert_eq!(
-            err("open[]=true"),
-            r#"The "open" query parameter must be a string"#
-        );
+    fn string_parameters_given_as_arrays_or_objects_are_rejected() {
+        for (query, name) in [
+            ("open[]=true", "open"),
+            ("roomName[]=x", "roomName"),
+            ("sort[]=%7B%7D", "sort"),
+            ("fields[]=%7B%7D", "fields"),
+            ("createdAt[]=x", "createdAt"),
+            ("closedAt[x]=y", "closedAt"),
+            ("customFields[]=x", "customFields"),
+            ("onhold[]=t", "onhold"),
+            ("queued[]=1", "queued"),
+            ("createdAt[start]=2020-01-01", "createdAt"),
+        ] {
+            assert_eq!(
+                err(query),
+                format!(r#"The "{name}" query parameter must be a string"#),
+                "{query}"
+            );
+        }
     }
 
     #[test]
@@ -495,23 +587,29 @@ mod tests {
     }
 
     #[test]
-    fn tags_and_units_as_plain_strings_are_rejected() {
+    fn tags_and_units_as_objects_are_rejected() {
         assert_eq!(
-            err("tags=invalid"),
+            err("tags[a]=invalid"),
             r#"The "tags" query parameter must be an array of strings"#
         );
         assert_eq!(
-            err("units=invalid"),
+            err("units[a]=invalid"),
             r#"The "units" query parameter must be an array of strings"#
         );
     }
 
     #[test]
-    fn room_name_as_an_array_is_rejected() {
+    fn a_room_name_too_long_for_a_mongodb_pattern_is_rejected() {
+        let fits = "a".repeat(MAX_REGEX_BYTES);
+        assert!(parse(&format!("roomName={fits}")).is_ok());
+        // Each `.` is escaped to two bytes.
+        let dots = ".".repeat(MAX_REGEX_BYTES / 2 + 1);
         assert_eq!(
-            err("roomName[]=invalid"),
-            r#"The "roomName" query parameter must be a string"#
+            err(&format!("roomName={dots}")),
+            r#"The "roomName" query parameter is too long"#
         );
+        // An exact name is no pattern.
+        assert!(parse(&format!("roomName=%22{dots}%22")).is_ok());
     }
 
     #[test]
@@ -526,7 +624,7 @@ mod tests {
         );
         assert_eq!(
             parse("roomName=Ada").unwrap().room_name,
-            Some(RoomName::Contains("Ada".into()))
+            Some(RoomName::Contains(pattern("Ada")))
         );
         assert_eq!(parse("roomName=").unwrap().room_name, None);
     }
@@ -540,38 +638,63 @@ mod tests {
         for v in ["false", "0", "yes", "", "True"] {
             assert!(!parse(&format!("onhold={v}")).unwrap().onhold, "{v}");
         }
-        // JavaScript's `${['true']}` is "true".
-        assert!(parse("onhold[]=true").unwrap().onhold);
     }
 
     #[test]
-    fn offset_and_count_must_be_non_negative_integers() {
-        for v in ["-1", "1.5", "abc", "1e2", " 1", "+1"] {
+    fn offset_and_count_must_be_non_negative_safe_numbers() {
+        for v in [
+            "-1",
+            "-0.5",
+            "abc",
+            "Infinity",
+            "1e400",
+            "9007199254740992",
+            "1_0",
+            "-0x4",
+            "0x",
+        ] {
             assert_eq!(
-                err(&format!("offset={}", v.replace('+', "%2B"))),
+                err(&format!("offset={v}")),
                 r#"The "offset" query parameter must be a non-negative integer"#,
                 "{v}"
             );
             assert_eq!(
-                err(&format!("count={}", v.replace('+', "%2B"))),
+                err(&format!("count={v}")),
                 r#"The "count" query parameter must be a non-negative integer"#
             );
         }
-        assert_eq!(
-            err("count[]=1"),
-            r#"The "count" query parameter must be a non-negative integer"#
-        );
+        for q in ["count[]=1&count[]=2", "count[a]=1"] {
+            assert_eq!(
+                err(q),
+                r#"The "count" query parameter must be a non-negative integer"#
+            );
+        }
     }
 
     #[test]
-    fn offset_and_count_are_read() {
+    fn offset_and_count_are_read_as_javascripts_number_then_truncated() {
         let q = parse("offset=5&count=0").unwrap();
         assert_eq!((q.offset, q.count), (5, Some(0)));
+        for (text, n) in [
+            ("1e1", 10),
+            ("0x4", 4),
+            ("%206", 6),
+            ("1.5", 1),
+            ("%2B5", 5),
+            ("-0", 0),
+            ("0.0000001", 1),
+            ("%20%20", 0),
+            ("9007199254740991", 9_007_199_254_740_991),
+        ] {
+            assert_eq!(
+                parse(&format!("count={text}")).unwrap().count,
+                Some(n),
+                "{text}"
+            );
+        }
+        assert_eq!(parse("count[]=5").unwrap().count, Some(5));
         assert_eq!(parse("count=").unwrap().count, None);
-        assert_eq!(
-            parse("offset=99999999999999999999999").unwrap().offset,
-            i64::MAX as u64
-        );
+        assert_eq!(parse("count[]=").unwrap().count, None);
     }
 
     #[test]
@@ -609,6 +732,27 @@ mod tests {
             err(r#"sort={"ts":0}"#),
             r#"Invalid sort parameter provided: "{"ts":0}" [error-invalid-sort]"#
         );
+    }
+
+    #[test]
+    fn a_sort_of_more_keys_than_mongodb_takes_is_rejected() {
+        let keys = |n: usize| {
+            let fields: Vec<String> = (0..n).map(|i| format!(r#""k{i}":1"#)).collect();
+            format!("{{{}}}", fields.join(","))
+        };
+        // The `_id` tie-breaker makes 32.
+        assert!(parse(&format!("sort={}", keys(31))).is_ok());
+        let raw = keys(32);
+        assert_eq!(
+            parse(&format!("sort={raw}")).unwrap_err(),
+            ParamError::InvalidJsonQuery {
+                param: JsonQueryParam::Sort,
+                raw: raw.clone()
+            }
+        );
+        // With `_id` among them, no tie-breaker is added.
+        let with_id = raw.replacen(r#""k0""#, r#""_id""#, 1);
+        assert!(parse(&format!("sort={with_id}")).is_ok());
     }
 
     #[test]
@@ -665,7 +809,7 @@ mod tests {
             );
         }
         assert_eq!(
-            err("closedAt[]=x"),
+            err("closedAt=%5B%5D"),
             r#"The "closedAt" query parameter must be a valid JSON object"#
         );
     }
@@ -722,9 +866,23 @@ mod tests {
                 "{raw}"
             );
         }
+    }
+
+    #[test]
+    fn custom_fields_are_bounded_in_keys_and_length() {
+        let keys = |n: usize| {
+            let fields: Vec<String> = (0..n).map(|i| format!(r#""k{i}":"v""#)).collect();
+            format!("{{{}}}", fields.join(","))
+        };
+        assert!(parse(&format!("customFields={}", keys(MAX_CUSTOM_FIELDS))).is_ok());
         assert_eq!(
-            err("customFields[a]=b"),
-            r#"The "customFields" query parameter must be a valid JSON."#
+            err(&format!("customFields={}", keys(MAX_CUSTOM_FIELDS + 1))),
+            r#"The "customFields" query parameter may have at most 100 keys"#
+        );
+        let long = format!(r#"{{"k":"{}"}}"#, "+".repeat(MAX_REGEX_BYTES / 2 + 1));
+        assert_eq!(
+            err(&format!("customFields={}", long.replace('+', "%2B"))),
+            r#"The "customFields" query parameter is too long"#
         );
     }
 
@@ -735,10 +893,10 @@ mod tests {
         assert_eq!(
             q.custom_fields,
             vec![
-                ("docId".into(), "031041".into()),
-                ("n".into(), "1".into()),
-                ("b".into(), "true".into()),
-                ("o".into(), r#"{"x":[1.5,null]}"#.into()),
+                ("docId".into(), pattern("031041")),
+                ("n".into(), pattern("1")),
+                ("b".into(), pattern("true")),
+                ("o".into(), pattern(r#"{"x":[1.5,null]}"#)),
             ]
         );
         assert!(parse("customFields={}").unwrap().custom_fields.is_empty());
@@ -747,8 +905,13 @@ mod tests {
     #[test]
     fn the_first_error_follows_the_fixed_order() {
         assert_eq!(
-            err("customFields=x&agents=y&count=-1"),
+            err("customFields=x&agents[a]=y&count=-1"),
             r#"The "agents" query parameter must be an array of strings"#
+        );
+        // Types first: a type error wins over an earlier parameter's bad JSON.
+        assert_eq!(
+            err("sort=x&onhold[]=t"),
+            r#"The "onhold" query parameter must be a string"#
         );
         assert_eq!(
             err("customFields=x&count=-1"),

@@ -1,42 +1,193 @@
-//! `GET /api/v1/livechat/rooms`: authenticate, validate, authorize, then find + count and render.
+//! `GET /api/v1/livechat/rooms`: authenticate, rate-limit, validate, authorize, then find + count,
+//! and write the body while the rooms arrive.
 
+use std::time::Instant;
+
+use actix_web::body::BodyStream;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
+use futures::stream::ReadyChunks;
+use futures::{FutureExt as _, StreamExt as _};
+use mongodb::bson::RawDocumentBuf;
+use mongodb::Cursor;
 
-use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::auth::{AuthUser, Credentials};
+use crate::db::{Admission, DbError};
+use crate::error::{json, ApiError};
+use crate::rate_limit::{self, Verdict};
 use crate::render;
-use crate::rooms::{filter, repo, RoomsQuery};
+use crate::rooms::{repo, RoomsQuery};
 use crate::state::AppState;
 
-/// The order of the checks is the contract's: 401 (the extractor), then 400, then 403. The query
-/// is parsed here, not in a second extractor, because actix polls extractors side by side and a
-/// ready 400 would overtake a pending 401.
-pub async fn list_rooms(
-    user: AuthUser,
-    req: HttpRequest,
-    state: web::Data<AppState>,
+/// Rooms rendered from one poll of the cursor at most.
+const ROOMS_PER_CHUNK: usize = 256;
+/// A piece of the body is sent once it holds this much.
+const FLUSH_BYTES: usize = 64 * 1024;
+
+/// The checks come in the contract's order: 401, 429, 400, 403. Every call the rate limiter
+/// counted carries its `X-RateLimit-*` headers, whatever the answer.
+pub async fn list_rooms(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let mut verdict = None;
+    let mut response = answer(&req, &state, &mut verdict)
+        .await
+        .unwrap_or_else(|err| err.error_response());
+    if let Some(verdict) = verdict {
+        rate_limit_headers(response.headers_mut(), &verdict);
+    }
+    response
+}
+
+async fn answer(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    verdict: &mut Option<Verdict>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = RoomsQuery::from_query_string(req.query_string())?;
-    user.authorize(&query)?;
-    let pagination = state.pagination.get(&state.metrics).await?;
-    let options = repo::PageOptions {
-        sort: filter::to_sort(&query),
-        projection: filter::to_projection(&query),
-        skip: query.offset,
-        limit: pagination.limit(query.count),
-        max_time: state.query_timeout,
+    let credentials = Credentials::from_request(req)?;
+    let admission = state.db.admit()?;
+    // The whole database part before the first byte is bounded as one.
+    let mut body = state
+        .db
+        .deadline(async {
+            let (user, permissions, settings) = futures::try_join!(
+                AuthUser::authenticate(&state.db, credentials),
+                async { Ok(state.permissions().await?) },
+                async { Ok(state.settings().await?) },
+            )?;
+            let grants = permissions.grants(&user.roles);
+            if settings.rate_limit.enabled && !grants.bypass_rate_limit {
+                let limit = state.rate_limiter.check(
+                    &client_address(req, state.forwarded_count),
+                    &settings.rate_limit,
+                    Instant::now(),
+                );
+                *verdict = Some(limit);
+                if !limit.allowed {
+                    state.db.metrics().request_rate_limited();
+                    return Err(ApiError::TooManyRequests {
+                        wait_seconds: limit.wait_seconds(),
+                    });
+                }
+            }
+            let query = RoomsQuery::from_query_string(req.query_string())?;
+            user.authorize(&grants, &query)?;
+            let limit = settings.pagination.limit(query.count);
+            let page = repo::open_page(&state.db, &query, limit).await?;
+            Ok(RoomsBody {
+                rooms: page.rooms.ready_chunks(ROOMS_PER_CHUNK),
+                state: state.clone(),
+                offset: query.offset,
+                total: page.total,
+                sent: 0,
+                done: false,
+                _admission: admission,
+            })
+        })
+        .await?;
+    let first = body.next_piece().await?;
+    if body.done {
+        // The whole page came at once: sent with its length.
+        return Ok(json(StatusCode::OK, first));
+    }
+    let rest = futures::stream::unfold(body, |mut body| async move {
+        if body.done {
+            return None;
+        }
+        let piece = body.next_piece().await.inspect_err(|err| {
+            // The status line is out: all that is left is to end the connection before the
+            // JSON does, so no client takes a cut list for a whole one.
+            log::error!("listing cut short after {} rooms: {err}", body.sent);
+            body.state.db.metrics().body_cut();
+            body.done = true;
+        });
+        Some((piece, body))
+    });
+    let stream = futures::stream::once(async { Ok(first) }).chain(rest);
+    Ok(json(StatusCode::OK, BodyStream::new(stream)))
+}
+
+/// The listing's body, written while the rooms arrive from the cursor. It holds its place among
+/// the requests working against the database until it is done.
+struct RoomsBody {
+    rooms: ReadyChunks<Cursor<RawDocumentBuf>>,
+    state: web::Data<AppState>,
+    offset: u64,
+    total: u64,
+    sent: u64,
+    done: bool,
+    _admission: Admission,
+}
+
+impl RoomsBody {
+    /// The next piece of the body: every room that has arrived (waiting for the next batch only
+    /// when none has) up to [`FLUSH_BYTES`], and the end of the body once the cursor is done.
+    async fn next_piece(&mut self) -> Result<Bytes, ApiError> {
+        let mut out = Vec::with_capacity(FLUSH_BYTES + FLUSH_BYTES / 4);
+        if self.sent == 0 {
+            render::page_start(&mut out);
+        }
+        let mut waited = false;
+        loop {
+            let batch = if waited {
+                match self.rooms.next().now_or_never() {
+                    Some(batch) => batch,
+                    None => break,
+                }
+            } else {
+                waited = true;
+                let next = async { Ok::<_, DbError>(self.rooms.next().await) };
+                self.state.db.deadline(next).await?
+            };
+            let Some(batch) = batch else {
+                render::page_end(&mut out, self.sent, self.offset, self.total);
+                self.state.db.metrics().rooms_returned(self.sent);
+                self.done = true;
+                break;
+            };
+            let departments = self.state.departments().await?;
+            for room in batch {
+                let room = room?;
+                let department = repo::department_id(&room).and_then(|id| departments.get(id));
+                render::room(&mut out, self.sent == 0, &room, department.map(|d| &**d))?;
+                self.sent += 1;
+            }
+            if out.len() >= FLUSH_BYTES {
+                break;
+            }
+        }
+        Ok(Bytes::from(out))
+    }
+}
+
+/// The rate limiter's client address of this request (see [`rate_limit::client_address`]).
+fn client_address(req: &HttpRequest, forwarded_count: usize) -> String {
+    let joined = |name: &str| {
+        let values: Vec<&str> = req
+            .headers()
+            .get_all(name)
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
     };
-    let metrics = &state.metrics;
-    let page = repo::find_page(&state.rooms, filter::to_filter(&query), options, metrics).await?;
-    let departments = repo::departments_of(
-        &state.departments,
-        &page.rooms,
-        state.query_timeout,
-        metrics,
+    rate_limit::client_address(
+        joined("x-real-ip").as_deref(),
+        req.peer_addr().map(|addr| addr.ip()),
+        joined("x-forwarded-for").as_deref(),
+        forwarded_count,
     )
-    .await?;
-    metrics.rooms_returned(page.rooms.len());
-    let body = render::rooms_page(&page.rooms, &departments, query.offset, page.total)?;
-    Ok(super::json(StatusCode::OK, body))
+}
+
+fn rate_limit_headers(headers: &mut HeaderMap, verdict: &Verdict) {
+    let reset_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        + verdict.reset_in;
+    for (name, value) in [
+        ("x-ratelimit-limit", verdict.limit),
+        ("x-ratelimit-remaining", verdict.remaining),
+        ("x-ratelimit-reset", reset_at.as_millis() as u64),
+    ] {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+    }
 }

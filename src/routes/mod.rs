@@ -4,14 +4,10 @@
 
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
-use std::future::IntoFuture as _;
 
-use mongodb::bson::doc;
-
-use crate::error::ApiError;
+use crate::error::{json, ApiError};
 use crate::state::AppState;
 
 mod livechat_rooms;
@@ -48,14 +44,6 @@ fn get(cfg: &mut web::ServiceConfig, path: &'static str, route: actix_web::Route
     );
 }
 
-/// A JSON response that no cache keeps: every body this service answers with.
-pub fn json(status: StatusCode, body: impl MessageBody + 'static) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
-}
-
 /// Liveness: the process answers; no database call.
 async fn health() -> HttpResponse {
     json(StatusCode::OK, r#"{"status":"ok"}"#)
@@ -63,12 +51,8 @@ async fn health() -> HttpResponse {
 
 /// Readiness: MongoDB answers a ping within [`READY_TIMEOUT`].
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let limit = READY_TIMEOUT.min(state.query_timeout);
-    let ping = state.metrics.db_call(
-        "ping",
-        state.db.run_command(doc! { "ping": 1 }).into_future(),
-    );
-    let failure = match actix_web::rt::time::timeout(limit, ping).await {
+    let limit = READY_TIMEOUT.min(state.db.query_timeout());
+    let failure = match actix_web::rt::time::timeout(limit, state.db.ping()).await {
         Ok(Ok(_)) => return json(StatusCode::OK, r#"{"status":"ok"}"#),
         Ok(Err(err)) => err.to_string(),
         Err(_) => format!("no ping answer within {limit:?}"),
@@ -81,16 +65,17 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, prometheus::TEXT_FORMAT))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(state.metrics.render())
+    let mut response = json(StatusCode::OK, state.db.metrics().render());
+    // Prometheus's text format, not JSON; the rest of `json()` (no-store) stands.
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(prometheus::TEXT_FORMAT),
+    );
+    response
 }
 
 async fn openapi() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .body(crate::openapi::DOCUMENT)
+    json(StatusCode::OK, crate::openapi::DOCUMENT)
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

@@ -102,7 +102,7 @@ async fn authentication_comes_before_parameter_validation() {
 #[tokio::test]
 async fn parameter_validation_comes_before_permission() {
     let app = spawn_app().await;
-    app.get_rooms("agents=invalid", PLAIN_USER)
+    app.get_rooms("agents[a]=invalid", PLAIN_USER)
         .await
         .assert_bad_request(r#"The "agents" query parameter must be an array of strings"#);
 }
@@ -151,21 +151,68 @@ async fn a_manager_may_list_everything() {
 }
 
 #[tokio::test]
-async fn permission_changes_apply_to_the_next_request() {
-    let app = spawn_app().await;
+async fn permission_changes_apply_once_the_cache_bound_has_passed() {
+    let app = spawn_app_with(
+        &mongo_url(),
+        &[("CACHE_MAX_AGE_MS", "200")],
+        TestDb::Fixtures,
+    )
+    .await;
+    app.get_rooms("count=1", MANAGER)
+        .await
+        .assert_rooms(&["lc-43"], 0, 45);
     app.set_permission_roles("view-livechat-rooms", &["admin"])
         .await;
+    wait_out_the_cache(200).await;
     app.get_rooms("", MANAGER)
         .await
         .assert_error(403, FORBIDDEN_BODY);
     // The manager still has view-l-room, so their own rooms stay visible.
     app.get_rooms("agents[]=manager-id", MANAGER)
         .await
-        .assert_rooms(&[], 0, 0);
+        .assert_rooms(NO_ROOMS, 0, 0);
     app.set_permission_roles("view-l-room", &[]).await;
+    wait_out_the_cache(200).await;
     app.get_rooms("agents[]=manager-id", MANAGER)
         .await
         .assert_error(403, FORBIDDEN_BODY);
+}
+
+#[tokio::test]
+async fn an_agent_may_list_their_own_rooms_with_agents_as_a_plain_value() {
+    // Python's requests and most HTTP libraries send a one-element list as `agents=<id>`.
+    let app = spawn_app().await;
+    let own = app.get_rooms("agents=agent-1-id&count=1", AGENT).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.page().0, 1);
+}
+
+#[tokio::test]
+async fn a_repeated_credential_header_is_unauthorized() {
+    let app = spawn_app().await;
+    let twice = |first: &str, second: &str| {
+        app.client
+            .get(format!("{}{ROOMS}", app.address))
+            .header("X-User-Id", "manager-id")
+            .header("X-Auth-Token", first.to_owned())
+            .header("X-Auth-Token", second.to_owned())
+            .send()
+    };
+    for (first, second) in [("manager-token", "bad"), ("manager-token", "manager-token")] {
+        let response = twice(first, second).await.unwrap();
+        assert_eq!(response.status().as_u16(), 401);
+        assert_eq!(response.text().await.unwrap(), UNAUTHORIZED_BODY);
+    }
+    let response = app
+        .client
+        .get(format!("{}{ROOMS}", app.address))
+        .header("X-User-Id", "manager-id")
+        .header("X-User-Id", "manager-id")
+        .header("X-Auth-Token", "manager-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
 }
 
 #[tokio::test]

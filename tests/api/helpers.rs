@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
-use livechat_rooms::config::Settings;
+use livechat_rooms::config::Config;
 use livechat_rooms::fixtures;
 use livechat_rooms::startup::Application;
 use mongodb::bson::{doc, Bson, Document};
@@ -22,6 +22,8 @@ pub const PAT_USER: Creds = Some(("pat-user-id", "pat-token"));
 pub const AGENT: Creds = Some(("agent-1-id", "agent-token"));
 pub const PLAIN_USER: Creds = Some(("plain-user-id", "user-token"));
 pub const ANONYMOUS: Creds = None;
+/// An empty listing, for [`Reply::assert_rooms`].
+pub const NO_ROOMS: &[&str] = &[];
 
 pub const UNAUTHORIZED_BODY: &str = r#"{"success":false,"error":"You must be logged in to do this.","status":"error","message":"You must be logged in to do this."}"#;
 pub const FORBIDDEN_BODY: &str = r#"{"success":false,"error":"unauthorized"}"#;
@@ -75,7 +77,8 @@ impl Reply {
     /// Asserts a 200 listing with exactly these room ids and this total (count is their number,
     /// `success` is true, the envelope keys are in contract order).
     #[track_caller]
-    pub fn assert_rooms(&self, ids: &[&str], offset: u64, total: u64) {
+    pub fn assert_rooms(&self, ids: &[impl AsRef<str>], offset: u64, total: u64) {
+        let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
         assert_eq!(self.status, 200, "{}", self.body);
         assert_eq!(self.ids(), ids, "{}", self.body);
         assert_eq!(
@@ -110,6 +113,12 @@ impl Reply {
     }
 }
 
+/// Waits until a value the service holds for `max_age_ms` has expired. A wait for a time bound, not
+/// a sleep standing in for synchronisation: the bound is what is under test.
+pub async fn wait_out_the_cache(max_age_ms: u64) {
+    tokio::time::sleep(std::time::Duration::from_millis(max_age_ms + 50)).await;
+}
+
 /// Percent-encodes a query value completely, so JSON and odd characters arrive as written.
 pub fn enc(value: &str) -> String {
     value
@@ -140,15 +149,12 @@ pub enum TestDb {
 
 /// The service against a fresh database holding the fixtures.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(&mongo_url(), None, TestDb::Fixtures).await
+    spawn_app_with(&mongo_url(), &[], TestDb::Fixtures).await
 }
 
-/// The service against `mongo_url`; `query_timeout_ms` overrides `QUERY_TIMEOUT_MS`.
-pub async fn spawn_app_with(
-    mongo_url: &str,
-    query_timeout_ms: Option<&str>,
-    db: TestDb,
-) -> TestApp {
+/// The service against `mongo_url`, with these environment variables (e.g. `QUERY_TIMEOUT_MS`)
+/// set besides the address.
+pub async fn spawn_app_with(mongo_url: &str, env: &[(&str, &str)], db: TestDb) -> TestApp {
     LOG.call_once(|| {
         if std::env::var("TEST_LOG").is_ok() {
             let _ =
@@ -164,17 +170,19 @@ pub async fn spawn_app_with(
             DB_COUNTER.fetch_add(1, Ordering::SeqCst)
         ),
     };
-    let mut settings = Settings::from_lookup(|var| match var {
+    let mut config = Config::from_lookup(|var| match var {
         "MONGO_URL" => Some(mongo_url.to_owned()),
         "BIND_IP" => Some("127.0.0.1".to_owned()),
         "PORT" => Some("0".to_owned()),
-        "QUERY_TIMEOUT_MS" => query_timeout_ms.map(str::to_owned),
-        _ => None,
+        _ => env
+            .iter()
+            .find(|(name, _)| *name == var)
+            .map(|(_, value)| (*value).to_owned()),
     })
     .expect("test settings are valid");
-    settings.database = Some(name);
+    config.database = Some(name);
     let load = matches!(db, TestDb::Fixtures);
-    let db = fixtures::connect(&settings)
+    let db = livechat_rooms::startup::connect(&config)
         .await
         .expect("MONGO_URL is a MongoDB URL");
     if load {
@@ -185,7 +193,7 @@ pub async fn spawn_app_with(
                 panic!("loading fixtures into {mongo_url} failed (is the server up?): {e}")
             });
     }
-    let app = Application::build(settings)
+    let app = Application::build(config)
         .await
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -239,6 +247,16 @@ impl TestApp {
     /// `GET /api/v1/livechat/rooms?<query>`; `query` is sent as written.
     pub async fn get_rooms(&self, query: &str, creds: Creds) -> Reply {
         self.get(&format!("{ROOMS}?{query}"), creds).await
+    }
+
+    /// `GET /api/v1/livechat/rooms` with these parameters, each value percent-encoded whole (the
+    /// names are sent as written, so `agents[]` stays a bracketed key).
+    pub async fn get_rooms_with(&self, params: &[(&str, &str)], creds: Creds) -> Reply {
+        let query: Vec<String> = params
+            .iter()
+            .map(|(name, value)| format!("{name}={}", enc(value)))
+            .collect();
+        self.get_rooms(&query.join("&"), creds).await
     }
 
     /// Sets a Rocket.Chat setting in this test's database. The document is replaced whole: the

@@ -2,7 +2,6 @@
 
 use std::process::Stdio;
 
-use livechat_rooms::rooms::params::KNOWN_NAMES;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 use crate::helpers::*;
@@ -21,7 +20,7 @@ async fn ready_answers_when_the_database_does() {
 async fn ready_is_503_when_the_database_is_unreachable() {
     let app = spawn_app_with(
         "mongodb://127.0.0.1:1/rocketchat",
-        Some("300"),
+        &[("QUERY_TIMEOUT_MS", "300")],
         TestDb::Empty,
     )
     .await;
@@ -38,7 +37,7 @@ async fn ready_is_503_when_the_database_hangs() {
     let database = FlakyDatabase::start(Link::Held, loaded.db.name()).await;
     let app = spawn_app_with(
         &database.url,
-        None,
+        &[],
         TestDb::Existing(loaded.db.name().to_owned()),
     )
     .await;
@@ -108,7 +107,7 @@ async fn metrics_count_requests_database_calls_and_rooms() {
 async fn metrics_count_database_errors() {
     let app = spawn_app_with(
         "mongodb://127.0.0.1:1/rocketchat",
-        Some("300"),
+        &[("QUERY_TIMEOUT_MS", "300")],
         TestDb::Empty,
     )
     .await;
@@ -135,26 +134,19 @@ async fn metrics_count_database_errors() {
 }
 
 #[tokio::test]
-async fn openapi_lists_every_parameter_the_service_accepts() {
+async fn openapi_is_served_as_json_that_no_cache_keeps() {
+    // What it says is tied to the code by the unit tests in src/openapi.rs.
     let app = spawn_app().await;
     let reply = app.get("/openapi.json", ANONYMOUS).await;
     assert_eq!(
-        (reply.status, reply.content_type.as_str()),
-        (200, "application/json")
+        (
+            reply.status,
+            reply.content_type.as_str(),
+            reply.cache_control.as_str()
+        ),
+        (200, "application/json", "no-store")
     );
-    let doc = reply.json();
-    assert_eq!(doc["openapi"], "3.1.0");
-    let parameters = doc["paths"]["/api/v1/livechat/rooms"]["get"]["parameters"]
-        .as_array()
-        .unwrap();
-    let mut names: Vec<&str> = parameters
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
-    names.sort_unstable();
-    let mut accepted = KNOWN_NAMES.to_vec();
-    accepted.sort_unstable();
-    assert_eq!(names, accepted);
+    assert_eq!(reply.json()["openapi"], "3.1.0");
 }
 
 /// The real binary, started with `env`; returns it and its port once it listens.
@@ -214,14 +206,20 @@ async fn sigterm_lets_a_request_in_flight_finish_and_exits_0() {
             (response.status().as_u16(), response.text().await.unwrap())
         })
     };
-    // Wait until the service is answering it (the gauge counts this /metrics request too).
-    loop {
-        let text = app.get("/metrics", ANONYMOUS).await.body;
-        if metric(&text, "livechat_rooms_http_requests_in_flight").unwrap_or(0.0) >= 2.0 {
-            break;
+    // Wait until the service is answering it (the gauge counts this /metrics request too); a
+    // regression fails here instead of hanging the suite.
+    let answering = async {
+        loop {
+            let text = app.get("/metrics", ANONYMOUS).await.body;
+            if metric(&text, "livechat_rooms_http_requests_in_flight").unwrap_or(0.0) >= 2.0 {
+                break;
+            }
+            tokio::task::yield_now().await;
         }
-        tokio::task::yield_now().await;
-    }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), answering)
+        .await
+        .expect("the request reaches the service within 30 s");
     let pid = child.id().expect("running").to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])

@@ -18,41 +18,74 @@ async fn unauthorized_error_when_the_user_lacks_the_permission() {
     reply.assert_error(403, FORBIDDEN_BODY);
 }
 
+/// Rocket.Chat: "should return an error when the \"<param>\" query parameter is not valid", one
+/// case per parameter. Rocket.Chat checks only `success: false`; here the exact body. `agents` and
+/// `tags` as one plain value are a list of one since Rocket.Chat 8, so their invalid form here is
+/// an object.
 #[tokio::test]
 async fn bad_parameters_are_rejected() {
     let app = spawn_app().await;
-    for query in [
-        "agents=invalid",
-        "roomName[]=invalid",
-        "departmentId[test]=true",
-        "open[]=true",
-        "tags=invalid",
-        "createdAt=invalid",
-        "closedAt=invalid",
-        "customFields=invalid",
-        "customFields=string",
+    for (query, message) in [
+        (
+            "agents[a]=invalid",
+            r#"The "agents" query parameter must be an array of strings"#,
+        ),
+        (
+            "roomName[]=invalid",
+            r#"The "roomName" query parameter must be a string"#,
+        ),
+        (
+            "departmentId[test]=true",
+            r#"The "departmentId" query parameter must be a string or an array of strings"#,
+        ),
+        (
+            "open[]=true",
+            r#"The "open" query parameter must be a string"#,
+        ),
+        (
+            "tags[a]=invalid",
+            r#"The "tags" query parameter must be an array of strings"#,
+        ),
+        (
+            "createdAt=invalid",
+            r#"The "createdAt" query parameter must be a valid JSON object"#,
+        ),
+        (
+            "closedAt=invalid",
+            r#"The "closedAt" query parameter must be a valid JSON object"#,
+        ),
+        (
+            "customFields=invalid",
+            r#"The "customFields" query parameter must be a valid JSON."#,
+        ),
+        (
+            "customFields=string",
+            r#"The "customFields" query parameter must be a valid JSON."#,
+        ),
     ] {
-        let reply = app.get_rooms(query, MANAGER).await;
-        assert_eq!(reply.status, 400, "{query}");
-        assert_eq!(reply.content_type, "application/json");
-        assert_eq!(reply.json()["success"], Value::Bool(false), "{query}");
+        app.get_rooms(query, MANAGER)
+            .await
+            .assert_bad_request(message);
     }
 }
 
+/// Every livechat room of the fixtures, newest first (`ts` descending, then `_id`).
+const ALL_BY_NEWEST: [&str; 45] = [
+    "lc-43", "lc-44", "lc-41", "lc-42", "lc-39", "lc-40", "lc-37", "lc-38", "lc-35", "lc-36",
+    "lc-33", "lc-34", "lc-31", "lc-32", "lc-29", "lc-30", "lc-27", "lc-28", "lc-25", "lc-26",
+    "lc-23", "lc-24", "lc-21", "lc-22", "lc-19", "lc-20", "lc-17", "lc-18", "lc-15", "lc-16",
+    "lc-13", "lc-14", "lc-11", "lc-12", "lc-09", "lc-08", "lc-05", "lc-06", "lc-04", "lc-02",
+    "lc-01", "lc-03", "lc-07", "lc-10", "lc-45",
+];
+
+/// Rocket.Chat: "should return an array of rooms when has no parameters" (it checks the types of
+/// the envelope's fields; here the exact listing).
 #[tokio::test]
 async fn an_array_of_rooms_when_there_are_no_parameters() {
     let app = spawn_app().await;
     let reply = app.get_rooms("", MANAGER).await;
-    assert_eq!(reply.status, 200);
     assert_eq!(reply.content_type, "application/json");
-    let json = reply.json();
-    assert_eq!(json["success"], Value::Bool(true));
-    assert!(
-        json["rooms"].is_array()
-            && json["offset"].is_u64()
-            && json["total"].is_u64()
-            && json["count"].is_u64()
-    );
+    reply.assert_rooms(&ALL_BY_NEWEST, 0, 45);
 }
 
 #[tokio::test]
@@ -82,7 +115,9 @@ async fn an_array_of_rooms_when_every_parameter_is_valid() {
     .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
     .collect::<Vec<_>>()
     .join("&");
-    app.get_rooms(&query, MANAGER).await.assert_rooms(&[], 1, 0);
+    app.get_rooms(&query, MANAGER)
+        .await
+        .assert_rooms(NO_ROOMS, 1, 0);
 }
 
 #[tokio::test]
@@ -115,7 +150,7 @@ async fn open_true_returns_only_open_rooms() {
     let app = spawn_app().await;
     app.get_rooms("open=true&roomName=TEST_2", MANAGER)
         .await
-        .assert_rooms(&[], 0, 0);
+        .assert_rooms(NO_ROOMS, 0, 0);
     let reply = app.get_rooms("open=true", MANAGER).await;
     assert!(reply.json()["rooms"]
         .as_array()
@@ -145,16 +180,39 @@ async fn room_name_between_quotes_that_matches_nothing_is_empty() {
     let app = spawn_app().await;
     app.get_rooms("roomName=%22TEST_%22", MANAGER)
         .await
-        .assert_rooms(&[], 0, 0);
+        .assert_rooms(NO_ROOMS, 0, 0);
 }
 
+/// Rocket.Chat: "should return an array of rooms when the query params is all valid" without
+/// `open` (it checks that some room is closed and some open; here exactly which).
 #[tokio::test]
 async fn without_open_both_closed_and_open_rooms_are_returned() {
     let app = spawn_app().await;
     let json = app.get_rooms("", MANAGER).await.json();
     let rooms = json["rooms"].as_array().unwrap();
-    assert!(rooms.iter().any(|r| r.get("closedAt").is_some()));
-    assert!(rooms.iter().any(|r| r["open"] == Value::Bool(true)));
+    let ids_where = |keep: fn(&Value) -> bool| -> Vec<&str> {
+        rooms
+            .iter()
+            .filter(|r| keep(r))
+            .map(|r| r["_id"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        ids_where(|r| r.get("closedAt").is_some()),
+        [
+            "lc-42", "lc-39", "lc-36", "lc-33", "lc-30", "lc-27", "lc-24", "lc-21", "lc-18",
+            "lc-15", "lc-12", "lc-09", "lc-06", "lc-02", "lc-07", "lc-10", "lc-45"
+        ]
+    );
+    assert_eq!(
+        ids_where(|r| r["open"] == Value::Bool(true)),
+        [
+            "lc-43", "lc-44", "lc-41", "lc-40", "lc-37", "lc-38", "lc-35", "lc-34", "lc-31",
+            "lc-32", "lc-29", "lc-28", "lc-25", "lc-26", "lc-23", "lc-22", "lc-19", "lc-20",
+            "lc-17", "lc-16", "lc-13", "lc-14", "lc-11", "lc-08", "lc-05", "lc-04", "lc-01",
+            "lc-03"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -210,7 +268,7 @@ async fn rooms_with_the_given_department_and_status() {
         .assert_rooms(&["lc-08", "lc-01"], 0, 2);
     app.get_rooms("departmentId=dep-support&open=false", MANAGER)
         .await
-        .assert_rooms(&[], 0, 0);
+        .assert_rooms(NO_ROOMS, 0, 0);
 }
 
 #[tokio::test]

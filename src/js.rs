@@ -1,0 +1,217 @@
+//! JavaScript's own rules, where the contract says "as JavaScript does": the text `JSON.stringify`
+//! writes for strings, numbers and parsed JSON values, and how `Number()` reads text. A leaf: the
+//! parameter parser and the renderer both use it, and it uses nothing of theirs.
+
+use serde_json::Value;
+
+/// The largest integer a JavaScript number holds exactly (`Number.MAX_SAFE_INTEGER`).
+pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// A JSON string, escaped as `JSON.stringify` escapes it (serde_json uses the same rules).
+pub fn string(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+pub fn integer(out: &mut Vec<u8>, n: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// A double as JavaScript prints it (`Number.prototype.toString`), `null` when not finite.
+pub fn number(out: &mut Vec<u8>, n: f64) {
+    if n.is_finite() {
+        let mut buf = ryu_js::Buffer::new();
+        out.extend_from_slice(buf.format_finite(n).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// `JSON.stringify` of a parsed JSON value: numbers as JavaScript prints doubles.
+pub fn json_text(value: &Value) -> String {
+    let mut out = Vec::new();
+    write_json(&mut out, value);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn write_json(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Number(n) => number(out, n.as_f64().unwrap_or(f64::NAN)),
+        Value::String(s) => string(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(out, key);
+                out.push(b':');
+                write_json(out, item);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// JavaScript's `Number(text)` (StringToNumber): surrounding white space is dropped; empty text is
+/// 0; then a decimal literal with optional sign, fraction and exponent, `Infinity`, or an unsigned
+/// `0x`/`0o`/`0b` integer. Anything else is NaN, here `None`.
+pub fn string_to_number(text: &str) -> Option<f64> {
+    let s = text.trim_matches(is_js_whitespace);
+    if s.is_empty() {
+        return Some(0.0);
+    }
+    let radix = match s.get(..2) {
+        Some("0x" | "0X") => Some(16),
+        Some("0o" | "0O") => Some(8),
+        Some("0b" | "0B") => Some(2),
+        _ => None,
+    };
+    if let Some(radix) = radix {
+        let digits = &s[2..];
+        if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        }
+        // Exact up to 2^53; beyond, rounding may differ from JavaScript, but only past the safe
+        // range, which every caller rejects.
+        let value = digits.chars().fold(0.0, |n, c| {
+            n * f64::from(radix) + f64::from(c.to_digit(radix).unwrap_or(0))
+        });
+        return Some(value);
+    }
+    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let negative = s.starts_with('-');
+    if unsigned == "Infinity" {
+        return Some(if negative {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if !is_decimal_literal(unsigned) {
+        return None;
+    }
+    // Rust's float parser reads exactly the decimal literals checked above (and rounds as
+    // JavaScript does); the sign is its own.
+    s.parse::<f64>().ok()
+}
+
+/// `digits [. digits] [e|E [+|-] digits]`, with at least one digit before or after the point.
+fn is_decimal_literal(s: &str) -> bool {
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = all_digits(int) && all_digits(frac) && !(int.is_empty() && frac.is_empty());
+    let exponent_ok = exponent.is_none_or(|e| {
+        let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !digits.is_empty() && all_digits(digits)
+    });
+    mantissa_ok && exponent_ok
+}
+
+/// The white space and line terminators `Number()` trims (ECMAScript's WhiteSpace and
+/// LineTerminator: the Unicode space separators, tab, vertical tab, form feed, BOM, LF, CR, LS, PS).
+fn is_js_whitespace(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
+}
+
+/// `parseInt(String(n))` for a finite `n` in `0..=MAX_SAFE_INTEGER`: the leading digits of the
+/// number as JavaScript prints it, so `1.9` is 1 and `1e-7` (printed so) is 1, as in Rocket.Chat.
+pub fn parse_int_of(n: f64) -> u64 {
+    let mut out = Vec::new();
+    number(&mut out, n);
+    out.iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_reads_text_as_javascript_does() {
+        for (text, expected) in [
+            ("5", Some(5.0)),
+            ("1e1", Some(10.0)),
+            ("0x4", Some(4.0)),
+            ("0X1f", Some(31.0)),
+            ("0b11", Some(3.0)),
+            ("0o17", Some(15.0)),
+            (" 6", Some(6.0)),
+            ("\t6\n", Some(6.0)),
+            ("1.5", Some(1.5)),
+            (".5", Some(0.5)),
+            ("5.", Some(5.0)),
+            ("+5", Some(5.0)),
+            ("-0", Some(-0.0)),
+            ("  ", Some(0.0)),
+            ("", Some(0.0)),
+            ("-Infinity", Some(f64::NEG_INFINITY)),
+            ("1E+2", Some(100.0)),
+            ("abc", None),
+            ("1_0", None),
+            ("-0x4", None),
+            ("0x", None),
+            ("1e", None),
+            (".", None),
+            ("5 5", None),
+            ("infinity", None),
+            ("NaN", None),
+            ("１", None),
+        ] {
+            let got = string_to_number(text);
+            match (got, expected) {
+                (Some(g), Some(e)) => assert!(
+                    g == e && g.is_sign_negative() == e.is_sign_negative(),
+                    "{text:?}: {g} vs {e}"
+                ),
+                _ => assert_eq!(got, expected, "{text:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn parse_int_of_a_number_truncates_its_printed_form() {
+        assert_eq!(parse_int_of(1.9), 1);
+        assert_eq!(parse_int_of(0.5), 0);
+        assert_eq!(parse_int_of(1e-7), 1);
+        assert_eq!(parse_int_of(-0.0), 0);
+        assert_eq!(parse_int_of(MAX_SAFE_INTEGER), 9_007_199_254_740_991);
+    }
+
+    #[test]
+    fn json_text_prints_numbers_as_javascript() {
+        let v: Value =
+            serde_json::from_str(r#"{"n":1.0,"o":{"x":[1.5,null,true]},"s":"a\"b"}"#).unwrap();
+        assert_eq!(
+            json_text(&v),
+            r#"{"n":1,"o":{"x":[1.5,null,true]},"s":"a\"b"}"#
+        );
+    }
+}
