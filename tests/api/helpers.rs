@@ -43,10 +43,16 @@ pub struct Reply {
     pub status: u16,
     pub content_type: String,
     pub cache_control: String,
+    pub headers: reqwest::header::HeaderMap,
     pub body: String,
 }
 
 impl Reply {
+    /// A response header's value, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
@@ -111,6 +117,12 @@ impl Reply {
             .unwrap();
         self.assert_error(400, &body);
     }
+}
+
+/// A sample's value in Prometheus's text format.
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// Waits until a value the service holds for `max_age_ms` has expired. A wait for a time bound, not
@@ -218,9 +230,24 @@ impl TestApp {
         path_and_query: &str,
         creds: Creds,
     ) -> Reply {
+        self.request_with_headers(method, path_and_query, creds, &[])
+            .await
+    }
+
+    /// As [`TestApp::request`], with these headers besides the credentials.
+    pub async fn request_with_headers(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        creds: Creds,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut request = self
             .client
             .request(method, format!("{}{path_and_query}", self.address));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some((user, token)) = creds {
             request = request
                 .header("X-User-Id", user)
@@ -240,6 +267,7 @@ impl TestApp {
             status: response.status().as_u16(),
             content_type,
             cache_control,
+            headers: response.headers().clone(),
             body: response.text().await.expect("a body"),
         }
     }
@@ -257,6 +285,24 @@ impl TestApp {
             .map(|(name, value)| format!("{name}={}", enc(value)))
             .collect();
         self.get_rooms(&query.join("&"), creds).await
+    }
+
+    /// Waits until `n` requests besides the `/metrics` requests asking are being answered; fails
+    /// after 30 s instead of hanging.
+    pub async fn wait_for_requests_in_flight(&self, n: u32) {
+        let answering = async {
+            loop {
+                let text = self.get("/metrics", ANONYMOUS).await.body;
+                let in_flight = metric(&text, "livechat_rooms_http_requests_in_flight");
+                if in_flight.unwrap_or(0.0) >= f64::from(n + 1) {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(30), answering)
+            .await
+            .expect("the requests reach the service within 30 s");
     }
 
     /// Sets a Rocket.Chat setting in this test's database. The document is replaced whole: the
@@ -297,6 +343,9 @@ pub enum Link {
     Down,
     /// Keep it waiting until the link is set to `Up` or `Down` (a database that hangs).
     Held,
+    /// Connections stay open but nothing passes either way until the link is set to `Up` or
+    /// `Down` (a frozen server process); new connections wait as with `Held`.
+    Frozen,
 }
 
 /// A TCP proxy in front of the server `MONGO_URL` names, so a test can take the database away,
@@ -334,19 +383,22 @@ impl FlakyDatabase {
         let port = listener.local_addr().expect("proxy address").port();
         let (sender, receiver) = tokio::sync::watch::channel(link);
         tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
                 let target = target.clone();
                 let mut receiver = receiver.clone();
                 tokio::spawn(async move {
-                    let link = match receiver.wait_for(|link| *link != Link::Held).await {
-                        Ok(link) => *link,
-                        Err(_) => return,
-                    };
-                    if link == Link::Down {
+                    if !passes(&mut receiver).await {
                         return;
                     }
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let (in_read, in_write) = inbound.into_split();
+                    let (out_read, out_write) = outbound.into_split();
+                    // Either direction ending (or the link going down) closes both.
+                    tokio::select! {
+                        _ = pump(in_read, out_write, receiver.clone()) => {}
+                        _ = pump(out_read, in_write, receiver) => {}
                     }
                 });
             }
@@ -361,5 +413,40 @@ impl FlakyDatabase {
 
     pub fn set(&self, link: Link) {
         self.link.send_replace(link);
+    }
+}
+
+/// Waits while the link holds traffic; false once it is down.
+async fn passes(link: &mut tokio::sync::watch::Receiver<Link>) -> bool {
+    match link
+        .wait_for(|l| !matches!(l, Link::Held | Link::Frozen))
+        .await
+    {
+        Ok(l) => *l == Link::Up,
+        Err(_) => false,
+    }
+}
+
+/// Copies one direction of a proxied connection, holding each read back while the link is frozen
+/// and stopping when it goes down.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut link: tokio::sync::watch::Receiver<Link>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let read = tokio::select! {
+            read = from.read(&mut buf) => read,
+            _ = link.wait_for(|l| *l == Link::Down) => return,
+        };
+        let n = match read {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if !passes(&mut link).await || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
     }
 }

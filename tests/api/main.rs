@@ -4,8 +4,10 @@
 mod auth;
 mod deploy;
 mod errors;
+mod faults;
 mod health;
 mod helpers;
+mod limits;
 mod operations;
 mod rendering;
 mod rocketchat_e2e;

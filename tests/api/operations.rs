@@ -48,11 +48,6 @@ async fn ready_is_503_when_the_database_hangs() {
     );
 }
 
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-}
-
 #[tokio::test]
 async fn metrics_count_requests_database_calls_and_rooms() {
     let app = spawn_app().await;
@@ -206,20 +201,7 @@ async fn sigterm_lets_a_request_in_flight_finish_and_exits_0() {
             (response.status().as_u16(), response.text().await.unwrap())
         })
     };
-    // Wait until the service is answering it (the gauge counts this /metrics request too); a
-    // regression fails here instead of hanging the suite.
-    let answering = async {
-        loop {
-            let text = app.get("/metrics", ANONYMOUS).await.body;
-            if metric(&text, "livechat_rooms_http_requests_in_flight").unwrap_or(0.0) >= 2.0 {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(30), answering)
-        .await
-        .expect("the request reaches the service within 30 s");
+    app.wait_for_requests_in_flight(1).await;
     let pid = child.id().expect("running").to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])

@@ -1,0 +1,190 @@
+//! The database failing under the service (contract §6): a fast 503 when no server can be reached,
+//! a deadline the service itself enforces when one stops answering, and a body cut short (never
+//! completed) when the database fails after the first bytes. Also the streamed body of a listing
+//! larger than one cursor batch.
+
+use std::time::{Duration, Instant};
+
+use mongodb::bson::{doc, DateTime, Document};
+
+use crate::helpers::*;
+
+const UNAVAILABLE: &str = r#"{"success":false,"error":"The database is unavailable"}"#;
+
+#[tokio::test]
+async fn with_no_server_to_reach_the_503_comes_before_the_query_timeout() {
+    // The default QUERY_TIMEOUT_MS (10 s); nothing listens on port 1.
+    let app = spawn_app_with("mongodb://127.0.0.1:1/rocketchat", &[], TestDb::Empty).await;
+    for _ in 0..3 {
+        let started = Instant::now();
+        app.get_rooms("", MANAGER)
+            .await
+            .assert_error(503, UNAVAILABLE);
+        // The bar is 1 s (SERVER_SELECTION_TIMEOUT_MS is 500 ms; scripts/bench measures it);
+        // this guards against falling back to the 10 s query timeout.
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    let ready = app.get("/ready", ANONYMOUS).await;
+    assert_eq!(ready.status, 503);
+}
+
+#[tokio::test]
+async fn a_frozen_server_gets_a_503_within_the_query_timeout_and_its_margin() {
+    let loaded = spawn_app().await;
+    let database = FlakyDatabase::start(Link::Up, loaded.db.name()).await;
+    let app = spawn_app_with(
+        &database.url,
+        &[
+            ("QUERY_TIMEOUT_MS", "1000"),
+            ("SERVER_SELECTION_TIMEOUT_MS", "30000"),
+        ],
+        TestDb::Existing(loaded.db.name().to_owned()),
+    )
+    .await;
+    app.get_rooms("count=1", MANAGER)
+        .await
+        .assert_rooms(&["lc-43"], 0, 45);
+    // The connections stay open; the server answers nothing (SIGSTOP).
+    database.set(Link::Frozen);
+    let started = Instant::now();
+    app.get_rooms("count=1", MANAGER)
+        .await
+        .assert_error(503, UNAVAILABLE);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1000) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    database.set(Link::Up);
+    let back = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let reply = app.get_rooms("count=1", MANAGER).await;
+            if reply.status == 200 {
+                break reply;
+            }
+        }
+    })
+    .await
+    .expect("the service answers again once the server does");
+    back.assert_rooms(&["lc-43"], 0, 45);
+}
+
+/// `n` extra livechat rooms of about `padding` bytes each, numbered after the fixtures'.
+async fn insert_rooms(app: &TestApp, n: usize, padding: usize) -> Vec<String> {
+    let filler = "x".repeat(padding);
+    let rooms: Vec<Document> = (0..n)
+        .map(|i| {
+            doc! {
+                "_id": format!("bulk-{i:05}"),
+                "t": "l",
+                "fname": format!("Bulk {i}"),
+                "ts": DateTime::from_millis(1_400_000_000_000 - i as i64 * 1000),
+                "departmentId": if i % 2 == 0 { "dep-sales" } else { "dep-missing" },
+                "filler": &filler,
+            }
+        })
+        .collect();
+    app.db
+        .collection::<Document>("rocketchat_room")
+        .insert_many(rooms)
+        .await
+        .expect("rooms inserted");
+    (0..n).map(|i| format!("bulk-{i:05}")).collect()
+}
+
+#[tokio::test]
+async fn a_listing_of_several_cursor_batches_is_streamed_whole() {
+    let app = spawn_app().await;
+    let bulk = insert_rooms(&app, 1_200, 10).await;
+    let reply = app
+        .get_rooms(
+            r#"count=0&departmentId[]=dep-sales&departmentId[]=dep-missing&roomName=Bulk"#,
+            MANAGER,
+        )
+        .await;
+    reply.assert_rooms(&bulk, 0, 1_200);
+    // Each room is written as the non-streamed renderer writes it, department and all.
+    let json = reply.json();
+    assert_eq!(
+        json["rooms"][0],
+        serde_json::json!({
+            "_id": "bulk-00000", "t": "l", "fname": "Bulk 0", "ts": "2014-05-13T16:53:20.000Z",
+            "departmentId": "dep-sales", "filler": "xxxxxxxxxx",
+            "department": {"_id": "dep-sales", "name": "Sales"},
+        })
+    );
+    assert_eq!(json["rooms"][1].get("department"), None);
+    let text = &reply.body;
+    assert!(text.starts_with(r#"{"rooms":[{"_id":"bulk-00000","t":"l","fname":"Bulk 0","#));
+}
+
+#[tokio::test]
+async fn a_database_failing_mid_body_ends_the_connection_before_the_json() {
+    let loaded = spawn_app().await;
+    // 3 batches of 500 rooms of 8 KB: more than the socket buffers hold, so the service is still
+    // reading batches when the client starts to read.
+    insert_rooms(&loaded, 1_500, 8 * 1024).await;
+    let database = FlakyDatabase::start(Link::Up, loaded.db.name()).await;
+    let app = spawn_app_with(
+        &database.url,
+        &[("QUERY_TIMEOUT_MS", "2000")],
+        TestDb::Existing(loaded.db.name().to_owned()),
+    )
+    .await;
+    let response = app
+        .client
+        .get(format!("{}{ROOMS}?count=0&roomName=Bulk", app.address))
+        .header("X-User-Id", "manager-id")
+        .header("X-Auth-Token", "manager-token")
+        .send()
+        .await
+        .expect("the listing begins");
+    assert_eq!(response.status().as_u16(), 200);
+    database.set(Link::Down);
+    let body = response.bytes().await;
+    assert!(
+        body.is_err(),
+        "a complete body of {} bytes arrived",
+        body.map(|b| b.len()).unwrap_or_default()
+    );
+    let metrics = app.get("/metrics", ANONYMOUS).await.body;
+    assert_eq!(
+        metric(&metrics, "livechat_rooms_bodies_cut_total"),
+        Some(1.0),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn department_names_change_in_listings_once_the_cache_bound_has_passed() {
+    let app = spawn_app_with(
+        &mongo_url(),
+        &[("CACHE_MAX_AGE_MS", "200")],
+        TestDb::Fixtures,
+    )
+    .await;
+    let department = |reply: Reply| reply.json()["rooms"][0]["department"].clone();
+    let before = app.get_rooms("roomName=%22Linus%22", MANAGER).await;
+    assert_eq!(
+        department(before),
+        serde_json::json!({"_id": "dep-sales", "name": "Sales"})
+    );
+    app.db
+        .collection::<Document>("rocketchat_livechat_department")
+        .update_one(
+            doc! {"_id": "dep-sales"},
+            doc! {"$set": {"name": "Revenue"}},
+        )
+        .await
+        .unwrap();
+    wait_out_the_cache(200).await;
+    let after = app.get_rooms("roomName=%22Linus%22", MANAGER).await;
+    assert_eq!(
+        department(after),
+        serde_json::json!({"_id": "dep-sales", "name": "Revenue"})
+    );
+}
