@@ -22,6 +22,8 @@ pub mod fixtures;
 pub mod js;
 /// JavaScript's `Date.parse` and `Date.prototype.toJSON`.
 pub mod jsdate;
+/// The log, with actix's per-connection client errors demoted and counted.
+pub mod logging;
 /// Prometheus metrics.
 pub mod metrics;
 /// The OpenAPI document of the service.

@@ -1,7 +1,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use env_logger::Env;
 use livechat_rooms::config::Config;
 use livechat_rooms::fixtures::{self, Existing};
 use livechat_rooms::startup::Application;
@@ -16,7 +15,7 @@ usage: livechat-rooms                      serve (configured by environment vari
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    env_logger::init_from_env(Env::new().default_filter_or("info"));
+    livechat_rooms::logging::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         None => serve().await,
