@@ -1,6 +1,7 @@
-//! A bounded load generator for scripts/bench: `load URL REQUESTS CONCURRENCY` sends REQUESTS GETs
-//! (as the fixture manager) with CONCURRENCY in flight to a loopback URL, then prints throughput
-//! and latency percentiles. It stops by itself.
+//! A bounded load generator for scripts/bench: `load URL REQUESTS CONCURRENCY [STATUS]` sends
+//! REQUESTS GETs (as the fixture manager) with CONCURRENCY in flight to a loopback URL, checks each
+//! answer's status (default 200), then prints throughput and latency percentiles. It stops by
+//! itself.
 
 use std::time::{Duration, Instant};
 
@@ -12,9 +13,10 @@ async fn main() {
         args.get(1).and_then(|n| n.parse::<usize>().ok()),
         args.get(2).and_then(|n| n.parse::<usize>().ok()),
     ) else {
-        eprintln!("usage: load URL REQUESTS CONCURRENCY");
+        eprintln!("usage: load URL REQUESTS CONCURRENCY [STATUS]");
         std::process::exit(2);
     };
+    let expected: u16 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(200);
     assert!(url.starts_with("http://127.0.0.1:"), "loopback URLs only");
     let client = reqwest::Client::new();
     let started = Instant::now();
@@ -33,27 +35,32 @@ async fn main() {
                         .send()
                         .await
                         .expect("request");
-                    assert_eq!(response.status().as_u16(), 200);
-                    response.bytes().await.expect("body");
-                    latencies.push(t.elapsed());
+                    assert_eq!(response.status().as_u16(), expected);
+                    let body = response.bytes().await.expect("body");
+                    latencies.push((t.elapsed(), body.len()));
                 }
                 latencies
             })
         })
         .collect();
     let mut latencies: Vec<Duration> = Vec::new();
+    let mut bytes = 0;
     for worker in workers {
-        latencies.extend(worker.await.expect("worker"));
+        for (latency, size) in worker.await.expect("worker") {
+            latencies.push(latency);
+            bytes += size;
+        }
     }
     let elapsed = started.elapsed();
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
-        "requests={} elapsed={:.2?} rps={:.0} p50={:.2?} p99={:.2?}",
+        "requests={} bytes={bytes} elapsed={:.2?} rps={:.0} p50={:.2?} p99={:.2?} max={:.2?}",
         latencies.len(),
         elapsed,
         latencies.len() as f64 / elapsed.as_secs_f64(),
         pct(0.50),
-        pct(0.99)
+        pct(0.99),
+        latencies[latencies.len() - 1]
     );
 }

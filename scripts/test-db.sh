@@ -26,12 +26,12 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_nx PORT: starts the server in the background, stops it when the calling shell exits, and
-# returns once it accepts connections.
+# start_nx PORT [DATA_DIR]: starts the server in the background (databases in memory, or in files
+# under DATA_DIR), stops it when the calling shell exits, and returns once it accepts connections.
 start_nx() {
-  local port=$1
+  local port=$1 data=${2:-memory}
   local log=${TMPDIR:-/tmp}/livechat-rooms-nx-$port.log
-  "$NX_VENV/bin/nx-27017" --data-dir memory --host 127.0.0.1 -p "$port" \
+  "$NX_VENV/bin/nx-27017" --data-dir "$data" --host 127.0.0.1 -p "$port" \
     --log-file "$log" --pid-file "${TMPDIR:-/tmp}/livechat-rooms-nx-$port.pid" >"$log.out" 2>&1 &
   NX_PID=$!
   trap 'kill "$NX_PID" 2>/dev/null || true' EXIT

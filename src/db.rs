@@ -40,6 +40,29 @@ pub enum DbError {
 /// Department names by id: `{_id, name}` in that order (without `name` when it has none).
 pub type DepartmentNames = HashMap<String, RawDocumentBuf>;
 
+/// What the handles of all HTTP workers share: the timeout, the metrics and the in-flight count.
+#[derive(Clone)]
+pub struct DbShared {
+    query_timeout: Duration,
+    metrics: Arc<Metrics>,
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: usize,
+}
+
+impl DbShared {
+    pub fn new(query_timeout: Duration, max_in_flight: usize, metrics: Arc<Metrics>) -> Self {
+        DbShared {
+            query_timeout,
+            metrics,
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            max_in_flight,
+        }
+    }
+}
+
+/// One HTTP worker's handle. Each worker has its own client, so its connection pool, its sockets
+/// and the driver's tasks run on that worker's thread: a database call hands nothing to another
+/// thread.
 #[derive(Clone)]
 pub struct Db {
     database: Database,
@@ -48,10 +71,7 @@ pub struct Db {
     settings: Collection<Document>,
     rooms: Collection<RawDocumentBuf>,
     departments: Collection<RawDocumentBuf>,
-    query_timeout: Duration,
-    metrics: Arc<Metrics>,
-    in_flight: Arc<AtomicUsize>,
-    max_in_flight: usize,
+    shared: DbShared,
 }
 
 /// A place among the requests working against the database; given back when dropped.
@@ -64,12 +84,7 @@ impl Drop for Admission {
 }
 
 impl Db {
-    pub fn new(
-        database: &Database,
-        query_timeout: Duration,
-        max_in_flight: usize,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub fn new(database: &Database, shared: DbShared) -> Self {
         Db {
             database: database.clone(),
             users: database.collection(USERS),
@@ -77,19 +92,16 @@ impl Db {
             settings: database.collection(SETTINGS),
             rooms: database.collection(ROOMS),
             departments: database.collection(DEPARTMENTS),
-            query_timeout,
-            metrics,
-            in_flight: Arc::new(AtomicUsize::new(0)),
-            max_in_flight,
+            shared,
         }
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
+        &self.shared.metrics
     }
 
     pub fn query_timeout(&self) -> Duration {
-        self.query_timeout
+        self.shared.query_timeout
     }
 
     pub fn rooms(&self) -> &Collection<RawDocumentBuf> {
@@ -98,11 +110,12 @@ impl Db {
 
     /// A place for one more request, or [`DbError::Busy`] at once when all are taken.
     pub fn admit(&self) -> Result<Admission, DbError> {
-        let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let admission = Admission(self.in_flight.clone());
-        if before >= self.max_in_flight {
-            self.metrics.request_shed();
-            return Err(DbError::Busy(self.max_in_flight));
+        let shared = &self.shared;
+        let before = shared.in_flight.fetch_add(1, Ordering::AcqRel);
+        let admission = Admission(shared.in_flight.clone());
+        if before >= shared.max_in_flight {
+            shared.metrics.request_shed();
+            return Err(DbError::Busy(shared.max_in_flight));
         }
         Ok(admission)
     }
@@ -114,7 +127,7 @@ impl Db {
         &self,
         work: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        let limit = self.query_timeout + DEADLINE_MARGIN;
+        let limit = self.query_timeout() + DEADLINE_MARGIN;
         match actix_web::rt::time::timeout(limit, work).await {
             Ok(result) => result,
             Err(_) => Err(DbError::Deadline(limit).into()),
@@ -136,12 +149,12 @@ impl Db {
             collection
                 .find(filter)
                 .projection(projection)
-                .max_time(self.query_timeout)
+                .max_time(self.query_timeout())
                 .await?
                 .try_collect::<Vec<T>>()
                 .await
         };
-        Ok(self.metrics.db_call(operation, find).await?)
+        Ok(self.metrics().db_call(operation, find).await?)
     }
 
     /// The roles of the user with this id and hashed login token, `None` when there is no such
@@ -158,9 +171,9 @@ impl Db {
                 "services.resume.loginTokens.hashedToken": hashed_token,
             })
             .projection(doc! { "roles": 1 })
-            .max_time(self.query_timeout)
+            .max_time(self.query_timeout())
             .into_future();
-        let user = self.metrics.db_call("users.find_one", find).await?;
+        let user = self.metrics().db_call("users.find_one", find).await?;
         Ok(user.map(|user| {
             user.get_array("roles")
                 .map(|roles| {
@@ -219,7 +232,7 @@ impl Db {
     /// MongoDB's `ping`, for `/ready`.
     pub async fn ping(&self) -> Result<(), DbError> {
         let ping = self.database.run_command(doc! { "ping": 1 }).into_future();
-        self.metrics.db_call("ping", ping).await?;
+        self.metrics().db_call("ping", ping).await?;
         Ok(())
     }
 }

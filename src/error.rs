@@ -1,6 +1,9 @@
 //! [`ApiError`]: every failure a request can end in, and the one place that picks its status and
 //! body; [`json`], the one way every JSON answer is built.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use actix_web::body::MessageBody;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -122,6 +125,30 @@ struct JsonQueryDetails {
     helper_method: &'static str,
 }
 
+/// While the database is down every request fails alike: one ERROR line a second at most, saying
+/// how many more there were; the rest at DEBUG.
+fn log_unavailable(err: &ApiError) {
+    static LAST_SECOND: AtomicU64 = AtomicU64::new(0);
+    static UNLOGGED: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST_SECOND.load(Ordering::Relaxed);
+    if now > last
+        && LAST_SECOND
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        match UNLOGGED.swap(0, Ordering::Relaxed) {
+            0 => log::error!("{}", chain(err)),
+            n => log::error!("{} ({n} more since the last such line)", chain(err)),
+        }
+    } else {
+        UNLOGGED.fetch_add(1, Ordering::Relaxed);
+        log::debug!("{}", chain(err));
+    }
+}
+
 /// Writes the full error chain, so the log says why (never reaches the client).
 fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
@@ -154,6 +181,7 @@ impl ResponseError for ApiError {
             // A shed request is the service protecting itself, not a fault: one line per request
             // would flood the log exactly when it is busiest.
             ApiError::DatabaseUnavailable(DbError::Busy(_)) => log::debug!("{}", chain(self)),
+            ApiError::DatabaseUnavailable(_) => log_unavailable(self),
             _ if status.is_server_error() => log::error!("{}", chain(self)),
             ApiError::RefusedByDatabase(_) => log::info!("{}", chain(self)),
             _ => log::debug!("rejected: {self}"),

@@ -12,6 +12,8 @@ pub mod auth;
 pub mod cache;
 /// The service's own configuration, from environment variables.
 pub mod config;
+/// Connection-level limits: request and header lines bounded on their way to the HTTP parser.
+pub mod conn_limits;
 /// The one handle on Rocket.Chat's database: collections, timeouts, metrics, admission.
 pub mod db;
 /// `ApiError`: every failure and its HTTP status and body; `json()`, every JSON answer.

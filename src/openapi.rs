@@ -42,6 +42,7 @@ mod tests {
         let responses = &doc["paths"]["/api/v1/livechat/rooms"]["get"]["responses"];
         let cases = [
             ApiError::Forbidden,
+            ApiError::TooManyRequests { wait_seconds: 42 },
             ApiError::MethodNotAllowed,
             ApiError::Internal("x".into()),
             ApiError::DatabaseUnavailable(crate::db::DbError::Busy(1)),

@@ -3,17 +3,25 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
-use actix_web::dev::{Server, Service as _};
-use actix_web::{middleware, web, App, HttpServer};
+use actix_http::{HttpService, KeepAlive, Protocol};
+use actix_service::{fn_service, map_config, IntoServiceFactory as _, ServiceFactoryExt as _};
+use actix_web::body::MessageBody;
+use actix_web::dev::{
+    AppConfig, Server, Service as _, ServiceFactory, ServiceRequest, ServiceResponse,
+};
+use actix_web::rt::net::TcpStream;
+use actix_web::{middleware, web, App};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Database};
 
 use crate::config::{Config, ConfigError};
-use crate::db::Db;
+use crate::conn_limits::BoundedLines;
+use crate::db::{Db, DbShared};
 use crate::metrics::Metrics;
 use crate::routes;
-use crate::state::AppState;
+use crate::state::{AppState, ProcessState};
 
 pub struct Application {
     port: u16,
@@ -33,51 +41,56 @@ pub enum StartupError {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let database = connect(&config).await?;
+        let (options, name) = client_options(&config).await?;
+        // The workers build their clients with `expect`: a client built (and dropped) here first
+        // turns bad options into a start-up error instead.
+        drop(Client::with_options(options.clone()).map_err(invalid_url)?);
         let metrics = Arc::new(Metrics::new());
-        let db = Db::new(
-            &database,
-            config.query_timeout,
-            config.max_in_flight,
-            metrics.clone(),
-        );
-        let state = web::Data::new(AppState::new(
-            db,
-            config.cache_max_age,
-            config.forwarded_count,
-        ));
+        let shared = DbShared::new(config.query_timeout, config.max_in_flight, metrics.clone());
+        let process = ProcessState::new(config.cache_max_age, config.forwarded_count);
         let addr = config.bind_addr;
         let bind_error = |source| StartupError::Bind { addr, source };
         let listener = TcpListener::bind(addr).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let server = HttpServer::new(move || {
-            let metrics = metrics.clone();
-            App::new()
-                .wrap_fn(move |req, srv| {
-                    let timer = metrics.start_request(routes::route_of(req.path()));
-                    let response = srv.call(req);
-                    async move {
-                        let response = response.await?;
-                        timer.finish(response.status().as_u16());
-                        Ok(response)
-                    }
+        let builder = actix_server::Server::build()
+            // SIGTERM and SIGINT stop accepting and let requests in flight finish within this
+            // bound.
+            .shutdown_timeout(config.shutdown_timeout.as_secs());
+        let shutting_down = builder.graceful_shutdown_signal();
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let server = builder
+            .listen("livechat-rooms", listener, move || {
+                // Created here, on the worker's own thread (see `Db`).
+                let client = Client::with_options(options.clone())
+                    .expect("the options were checked at start-up");
+                let state = AppState {
+                    db: Db::new(&client.database(&name), shared.clone()),
+                    process: process.clone(),
+                };
+                let app = app(state, metrics.clone())
+                    .into_factory()
+                    .map_err(|err| err.error_response());
+                let shutting_down = shutting_down.clone();
+                // As actix-web's `HttpServer` assembles it, with every connection's input read
+                // through `BoundedLines` (see conn_limits.rs).
+                let http = HttpService::build()
+                    .graceful_shutdown_signal(move || {
+                        let signal = shutting_down.clone();
+                        async move { signal.notified().await }
+                    })
+                    .keep_alive(KeepAlive::default())
+                    .client_request_timeout(Duration::from_secs(5))
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .local_addr(local_addr)
+                    .finish(map_config(app, |_| AppConfig::default()));
+                fn_service(|io: TcpStream| async move {
+                    let peer = io.peer_addr().ok();
+                    Ok((BoundedLines::new(io), Protocol::Http1, peer))
                 })
-                // Method, path without the query string (long, personal), status, duration; the
-                // headers, and so the token, are never logged.
-                .wrap(
-                    middleware::Logger::new(r#"%a "%{r}xi" %s %b %Dms"#)
-                        .custom_request_replace("r", |req| {
-                            format!("{} {}", req.method(), req.path())
-                        }),
-                )
-                .app_data(state.clone())
-                .configure(routes::configure)
-        })
-        // SIGTERM and SIGINT stop accepting and let requests in flight finish within this bound.
-        .shutdown_timeout(config.shutdown_timeout.as_secs())
-        .listen(listener)
-        .map_err(bind_error)?
-        .run();
+                .and_then(http)
+            })
+            .map_err(bind_error)?
+            .run();
         Ok(Application { port, server })
     }
 
@@ -91,18 +104,61 @@ impl Application {
     }
 }
 
+/// The application of one HTTP worker: routes, metrics and the access log around them.
+fn app(
+    state: AppState,
+    metrics: Arc<Metrics>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .wrap_fn(move |req, srv| {
+            let timer = metrics.start_request(routes::route_of(req.path()));
+            let response = srv.call(req);
+            async move {
+                let response = response.await?;
+                timer.finish(response.status().as_u16());
+                Ok(response)
+            }
+        })
+        // Method, path without the query string (long, personal), status, duration; the headers,
+        // and so the token, are never logged.
+        .wrap(
+            middleware::Logger::new(r#"%a "%{r}xi" %s %b %Dms"#)
+                .custom_request_replace("r", |req| format!("{} {}", req.method(), req.path())),
+        )
+        .app_data(web::Data::new(state))
+        .configure(routes::configure)
+}
+
 /// The database to read: `config.database`, else the one `MONGO_URL` names. No connection is made
 /// yet. Unless the URL sets them, server selection gives up after `SERVER_SELECTION_TIMEOUT_MS`
 /// (so with no server reachable the 503 comes at once) and connecting after the query timeout.
 pub async fn connect(config: &Config) -> Result<Database, ConfigError> {
-    // The driver's message is kept, the URL itself is not: it may hold a password.
-    let invalid = |e: mongodb::error::Error| ConfigError {
+    let (options, name) = client_options(config).await?;
+    let client = Client::with_options(options).map_err(invalid_url)?;
+    Ok(client.database(&name))
+}
+
+/// The driver's message is kept, the URL itself is not: it may hold a password.
+fn invalid_url(e: mongodb::error::Error) -> ConfigError {
+    ConfigError {
         var: "MONGO_URL",
         reason: format!("not a usable MongoDB connection string ({})", e.kind),
-    };
+    }
+}
+
+/// The client options from `MONGO_URL` with the service's defaults, and the database's name.
+async fn client_options(config: &Config) -> Result<(ClientOptions, String), ConfigError> {
     let mut options = ClientOptions::parse(&config.mongo_url)
         .await
-        .map_err(invalid)?;
+        .map_err(invalid_url)?;
     options
         .app_name
         .get_or_insert_with(|| "livechat-rooms".to_owned());
@@ -110,14 +166,13 @@ pub async fn connect(config: &Config) -> Result<Database, ConfigError> {
         .server_selection_timeout
         .get_or_insert(config.server_selection_timeout);
     options.connect_timeout.get_or_insert(config.query_timeout);
-    let client = Client::with_options(options).map_err(invalid)?;
     let name = config
         .database
         .clone()
-        .or_else(|| client.default_database().map(|db| db.name().to_owned()))
+        .or_else(|| options.default_database.clone())
         .ok_or_else(|| ConfigError {
             var: "MONGO_URL",
             reason: "must name the database, as in mongodb://host:27017/rocketchat".into(),
         })?;
-    Ok(client.database(&name))
+    Ok((options, name))
 }

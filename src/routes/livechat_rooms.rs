@@ -57,8 +57,8 @@ async fn answer(
             )?;
             let grants = permissions.grants(&user.roles);
             if settings.rate_limit.enabled && !grants.bypass_rate_limit {
-                let limit = state.rate_limiter.check(
-                    &client_address(req, state.forwarded_count),
+                let limit = state.process.rate_limiter.check(
+                    &client_address(req, state.process.forwarded_count),
                     &settings.rate_limit,
                     Instant::now(),
                 );

@@ -158,6 +158,20 @@ fn nginx_routes_only_get_rooms_to_the_service() {
 }
 
 #[test]
+fn nginx_tells_the_service_the_client_address_for_the_rate_limiter() {
+    let conf = std::fs::read_to_string(repo_file("deploy/nginx.conf")).unwrap();
+    let rooms = conf
+        .split("location = /api/v1/livechat/rooms {")
+        .nth(1)
+        .and_then(|rest| rest.split("location /").next())
+        .expect("the rooms location");
+    assert!(
+        rooms.contains("proxy_set_header X-Real-IP $remote_addr;"),
+        "{rooms}"
+    );
+}
+
+#[test]
 fn nginx_accepts_the_config() {
     let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()

@@ -301,7 +301,13 @@ async fn the_service_answers_again_once_the_database_is_back() {
         r#"{"success":false,"error":"The database is unavailable"}"#,
     );
     database.set(Link::Up);
-    app.get_rooms("roomName=%22Linus%22", MANAGER)
-        .await
-        .assert_rooms(&["lc-08"], 0, 1);
+    // The contract's bar: serving again within 5 s of the database's return, without a restart.
+    let back = std::time::Instant::now();
+    let reply = loop {
+        let reply = app.get_rooms("roomName=%22Linus%22", MANAGER).await;
+        if reply.status != 503 || back.elapsed() > std::time::Duration::from_secs(5) {
+            break reply;
+        }
+    };
+    reply.assert_rooms(&["lc-08"], 0, 1);
 }

@@ -146,6 +146,18 @@ async fn openapi_is_served_as_json_that_no_cache_keeps() {
 
 /// The real binary, started with `env`; returns it and its port once it listens.
 async fn start_binary(env: &[(&str, &str)]) -> (tokio::process::Child, u16) {
+    let (child, port, _) = start_binary_logged(env).await;
+    (child, port)
+}
+
+/// As [`start_binary`], with every line it logs from then on.
+async fn start_binary_logged(
+    env: &[(&str, &str)],
+) -> (
+    tokio::process::Child,
+    u16,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_livechat-rooms"))
         .env_clear()
         .envs(env.iter().copied())
@@ -168,8 +180,114 @@ async fn start_binary(env: &[(&str, &str)]) -> (tokio::process::Child, u16) {
         }
     };
     // Keep draining the log so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, port)
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            kept.lock().unwrap().push(line);
+        }
+    });
+    (child, port, log)
+}
+
+/// Sends `request` as raw bytes and returns the status line of the answer (empty if none).
+async fn raw_status_line(port: u16, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    // The service may answer and close before it has read everything: ignore write errors.
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn oversized_request_lines_and_heads_get_431_whatever_their_size() {
+    let loaded = spawn_app().await;
+    let database = FlakyDatabase::start(Link::Up, loaded.db.name()).await;
+    let (_child, port) = start_binary(&[("MONGO_URL", &database.url)]).await;
+    // Below 64 KiB, between the URI limit and actix's 128 KiB buffer, and above both.
+    for size in [40_000, 70_000, 100_000, 140_000, 300_000] {
+        let request = format!(
+            "GET {ROOMS}?roomName={} HTTP/1.1\r\nHost: x\r\nX-User-Id: manager-id\r\n\r\n",
+            "a".repeat(size)
+        );
+        let status = raw_status_line(port, request.as_bytes()).await;
+        assert!(
+            status.starts_with("HTTP/1.1 431"),
+            "{size}-byte URI: {status:?}"
+        );
+    }
+    let long_header = format!(
+        "GET /health HTTP/1.1\r\nHost: x\r\nX-Long: {}\r\n\r\n",
+        "b".repeat(50_000)
+    );
+    let status = raw_status_line(port, long_header.as_bytes()).await;
+    assert!(status.starts_with("HTTP/1.1 431"), "{status:?}");
+    let many_headers = format!(
+        "GET /health HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..200)
+            .map(|i| format!("X-H{i}: v\r\n"))
+            .collect::<String>()
+    );
+    let status = raw_status_line(port, many_headers.as_bytes()).await;
+    assert!(status.starts_with("HTTP/1.1 431"), "{status:?}");
+    // Just within the limit, a request is served as usual.
+    let fits = format!(
+        "GET /health?pad={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "c".repeat(30_000)
+    );
+    let status = raw_status_line(port, fits.as_bytes()).await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status:?}");
+}
+
+#[tokio::test]
+async fn malformed_requests_are_counted_not_logged_as_errors() {
+    let loaded = spawn_app().await;
+    let database = FlakyDatabase::start(Link::Up, loaded.db.name()).await;
+    let (_child, port, log) = start_binary_logged(&[("MONGO_URL", &database.url)]).await;
+    for request in [
+        &b"GET / HTTP/1.1\r\nno colon here\r\n\r\n"[..],
+        b"\x16\x03\x01 not http at all\r\n\r\n",
+        b"GET /\x00 HTTP/1.1\r\n\r\n",
+    ] {
+        let status = raw_status_line(port, request).await;
+        assert!(status.starts_with("HTTP/1.1 400"), "{status:?}");
+    }
+    let app = TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        db: loaded.db.clone(),
+        client: reqwest::Client::new(),
+    };
+    let counted = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let text = app.get("/metrics", ANONYMOUS).await.body;
+            if metric(&text, "livechat_rooms_malformed_requests_total") >= Some(3.0) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(counted.is_ok(), "malformed requests were not counted");
+    let errors: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|line| line.contains("ERROR"))
+        .cloned()
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
 }
 
 #[tokio::test]
