@@ -15,11 +15,14 @@ use serde::de::DeserializeOwned;
 
 use crate::metrics::Metrics;
 
-pub const USERS: &str = "users";
-pub const PERMISSIONS: &str = "rocketchat_permissions";
-pub const SETTINGS: &str = "rocketchat_settings";
-pub const ROOMS: &str = "rocketchat_room";
-pub const DEPARTMENTS: &str = "rocketchat_livechat_department";
+/// The names of the collections read (never written).
+pub mod collection {
+    pub const USERS: &str = "users";
+    pub const PERMISSIONS: &str = "rocketchat_permissions";
+    pub const SETTINGS: &str = "rocketchat_settings";
+    pub const ROOMS: &str = "rocketchat_room";
+    pub const DEPARTMENTS: &str = "rocketchat_livechat_department";
+}
 
 /// What the service waits beyond `QUERY_TIMEOUT_MS` for the server's own `maxTimeMS` error before
 /// it gives up on the call itself.
@@ -87,11 +90,11 @@ impl Db {
     pub fn new(database: &Database, shared: DbShared) -> Self {
         Db {
             database: database.clone(),
-            users: database.collection(USERS),
-            permissions: database.collection(PERMISSIONS),
-            settings: database.collection(SETTINGS),
-            rooms: database.collection(ROOMS),
-            departments: database.collection(DEPARTMENTS),
+            users: database.collection(collection::USERS),
+            permissions: database.collection(collection::PERMISSIONS),
+            settings: database.collection(collection::SETTINGS),
+            rooms: database.collection(collection::ROOMS),
+            departments: database.collection(collection::DEPARTMENTS),
             shared,
         }
     }

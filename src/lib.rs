@@ -1,8 +1,15 @@
 //! livechat-rooms: Rocket.Chat's `GET /api/v1/livechat/rooms`, answered straight from its MongoDB.
 //!
-//! Floors, each importing only from those below it: `startup` → `routes` → `state`, `auth`,
-//! `rooms::repo`, `render` → `db`, `cache`, `rate_limit`, `api_settings`, `rooms::{query, filter}`,
-//! `error` → `metrics`, `config`, `js`, `jsdate`.
+//! Floors, each module importing only from floors below its own (no cycle):
+//!
+//! 6. `startup`
+//! 5. `routes`
+//! 4. `state`
+//! 3. `auth`
+//! 2. `cache`, `error`, `rooms::filter`, `rooms::repo`
+//! 1. `db`, `logging`, `rate_limit`, `render`, `rooms::query`
+//! 0. `api_settings`, `config`, `conn_limits`, `fixtures`, `js`, `jsdate`, `metrics`, `openapi`,
+//!    `rooms::params`
 
 /// Rocket.Chat's `API_*` settings this route obeys (pagination, rate limiter).
 pub mod api_settings;

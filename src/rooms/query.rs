@@ -545,7 +545,7 @@ mod tests {
     }
 
     #[test]
-    fn department_id_as_string_or_array() {
+    fn department_id_is_read_as_one_id_or_a_list() {
         assert_eq!(
             parse("departmentId=d1").unwrap().departments,
             Some(Departments::One("d1".into()))

@@ -65,8 +65,8 @@ async fn the_department_is_appended_as_the_last_key() {
 async fn a_department_without_a_name_is_attached_without_one() {
     let app = spawn_app().await;
     let reply = app
-        .get_rooms(
-            &format!("roomName=Grace&fields={}", enc(r#"{"v":0,"ts":0}"#)),
+        .get_rooms_with(
+            &[("roomName", "Grace"), ("fields", r#"{"v":0,"ts":0}"#)],
             MANAGER,
         )
         .await;
@@ -80,12 +80,11 @@ async fn a_department_without_a_name_is_attached_without_one() {
 async fn a_missing_department_attaches_nothing() {
     let app = spawn_app().await;
     let reply = app
-        .get_rooms(
-            &format!(
-                "roomName={}&fields={}",
-                enc("\"TEST_1\""),
-                enc(r#"{"departmentId":1,"_id":0}"#)
-            ),
+        .get_rooms_with(
+            &[
+                ("roomName", "\"TEST_1\""),
+                ("fields", r#"{"departmentId":1,"_id":0}"#),
+            ],
             MANAGER,
         )
         .await;
@@ -99,11 +98,11 @@ async fn a_missing_department_attaches_nothing() {
 async fn a_projected_department_id_still_attaches_the_department() {
     let app = spawn_app().await;
     let reply = app
-        .get_rooms(
-            &format!(
-                "roomName=Linus&fields={}",
-                enc(r#"{"departmentId":1,"_id":0}"#)
-            ),
+        .get_rooms_with(
+            &[
+                ("roomName", "Linus"),
+                ("fields", r#"{"departmentId":1,"_id":0}"#),
+            ],
             MANAGER,
         )
         .await;
@@ -117,11 +116,11 @@ async fn a_projected_department_id_still_attaches_the_department() {
 async fn excluding_department_id_attaches_no_department() {
     let app = spawn_app().await;
     let reply = app
-        .get_rooms(
-            &format!(
-                "roomName=Linus&fields={}",
-                enc(r#"{"departmentId":0,"v":0,"servedBy":0}"#)
-            ),
+        .get_rooms_with(
+            &[
+                ("roomName", "Linus"),
+                ("fields", r#"{"departmentId":0,"v":0,"servedBy":0}"#),
+            ],
             MANAGER,
         )
         .await;
@@ -135,11 +134,12 @@ async fn excluding_department_id_attaches_no_department() {
 async fn departments_are_attached_to_every_room_of_a_page() {
     let app = spawn_app().await;
     let reply = app
-        .get_rooms(
-            &format!(
-                "departmentId[]=dep-sales&departmentId[]=dep-support&fields={}",
-                enc(r#"{"departmentId":1,"_id":0}"#)
-            ),
+        .get_rooms_with(
+            &[
+                ("departmentId[]", "dep-sales"),
+                ("departmentId[]", "dep-support"),
+                ("fields", r#"{"departmentId":1,"_id":0}"#),
+            ],
             MANAGER,
         )
         .await;

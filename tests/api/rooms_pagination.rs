@@ -121,7 +121,7 @@ async fn missing_settings_use_rocket_chat_defaults() {
 async fn sort_ascending_keeps_the_id_tie_breaker() {
     let app = spawn_app().await;
     let reply = app
-        .get_rooms(&format!("sort={}&count=14", enc(r#"{"ts":1}"#)), MANAGER)
+        .get_rooms_with(&[("sort", r#"{"ts":1}"#), ("count", "14")], MANAGER)
         .await;
     reply.assert_rooms(
         &[
@@ -136,7 +136,7 @@ async fn sort_ascending_keeps_the_id_tie_breaker() {
 #[tokio::test]
 async fn sort_on_id_replaces_the_tie_breaker() {
     let app = spawn_app().await;
-    app.get_rooms(&format!("sort={}&count=3", enc(r#"{"_id":-1}"#)), MANAGER)
+    app.get_rooms_with(&[("sort", r#"{"_id":-1}"#), ("count", "3")], MANAGER)
         .await
         .assert_rooms(&["lc-45", "lc-44", "lc-43"], 0, 45);
 }
@@ -144,22 +144,22 @@ async fn sort_on_id_replaces_the_tie_breaker() {
 #[tokio::test]
 async fn empty_sort_orders_by_id_alone() {
     let app = spawn_app().await;
-    app.get_rooms(&format!("sort={}&count=3", enc("{}")), MANAGER)
+    app.get_rooms_with(&[("sort", "{}"), ("count", "3")], MANAGER)
         .await
         .assert_rooms(&["lc-01", "lc-02", "lc-03"], 0, 45);
 }
 
 #[tokio::test]
-async fn sort_by_open_then_id() {
+async fn a_sort_by_open_breaks_ties_by_id() {
     let app = spawn_app().await;
-    app.get_rooms(
-        &format!("sort={}&departmentId=dep-sales", enc(r#"{"open":-1}"#)),
+    app.get_rooms_with(
+        &[("sort", r#"{"open":-1}"#), ("departmentId", "dep-sales")],
         MANAGER,
     )
     .await
     .assert_rooms(&["lc-01", "lc-08", "lc-02"], 0, 3);
-    app.get_rooms(
-        &format!("sort={}&departmentId=dep-sales", enc(r#"{"open":1}"#)),
+    app.get_rooms_with(
+        &[("sort", r#"{"open":1}"#), ("departmentId", "dep-sales")],
         MANAGER,
     )
     .await
@@ -169,11 +169,11 @@ async fn sort_by_open_then_id() {
 #[tokio::test]
 async fn sort_by_a_nested_path_and_several_keys() {
     let app = spawn_app().await;
-    app.get_rooms(
-        &format!(
-            "sort={}&departmentId=dep-sales",
-            enc(r#"{"servedBy.username":-1,"ts":1}"#)
-        ),
+    app.get_rooms_with(
+        &[
+            ("sort", r#"{"servedBy.username":-1,"ts":1}"#),
+            ("departmentId", "dep-sales"),
+        ],
         MANAGER,
     )
     .await
@@ -184,12 +184,11 @@ async fn sort_by_a_nested_path_and_several_keys() {
 async fn exclusion_fields_keep_stored_order() {
     let app = spawn_app().await;
     let reply = app
-        .get_rooms(
-            &format!(
-                "roomName={}&fields={}",
-                enc("\"TEST_1\""),
-                enc(r#"{"v":0,"msgs":0}"#)
-            ),
+        .get_rooms_with(
+            &[
+                ("roomName", "\"TEST_1\""),
+                ("fields", r#"{"v":0,"msgs":0}"#),
+            ],
             MANAGER,
         )
         .await;
@@ -204,12 +203,11 @@ async fn exclusion_fields_keep_stored_order() {
 async fn inclusion_fields_return_only_those_fields() {
     let app = spawn_app().await;
     let reply = app
-        .get_rooms(
-            &format!(
-                "roomName={}&fields={}",
-                enc("\"TEST_1\""),
-                enc(r#"{"fname":1,"open":1}"#)
-            ),
+        .get_rooms_with(
+            &[
+                ("roomName", "\"TEST_1\""),
+                ("fields", r#"{"fname":1,"open":1}"#),
+            ],
             MANAGER,
         )
         .await;
@@ -219,12 +217,11 @@ async fn inclusion_fields_return_only_those_fields() {
         serde_json::json!({"rooms":[{"_id":"lc-05","fname":"TEST_1","open":true}],"count":1,"offset":0,"total":1,"success":true})
     );
     let reply = app
-        .get_rooms(
-            &format!(
-                "roomName={}&fields={}",
-                enc("\"TEST_1\""),
-                enc(r#"{"fname":1,"_id":0}"#)
-            ),
+        .get_rooms_with(
+            &[
+                ("roomName", "\"TEST_1\""),
+                ("fields", r#"{"fname":1,"_id":0}"#),
+            ],
             MANAGER,
         )
         .await;
@@ -238,7 +235,7 @@ async fn inclusion_fields_return_only_those_fields() {
 async fn empty_fields_mean_no_projection() {
     let app = spawn_app().await;
     let with = app
-        .get_rooms(&format!("roomName=Linus&fields={}", enc("{}")), MANAGER)
+        .get_rooms_with(&[("roomName", "Linus"), ("fields", "{}")], MANAGER)
         .await;
     let without = app.get_rooms("roomName=Linus", MANAGER).await;
     assert_eq!(with.status, 200);
