@@ -1,5 +1,7 @@
-# Sourced by scripts/demo and scripts/test: installs and starts the MongoDB wire-protocol server the
-# tests use (PyPI's nx-27017, SQLite-backed, in memory) on a loopback port.
+# Sourced by scripts/demo, scripts/test and scripts/bench: installs and starts the MongoDB
+# wire-protocol servers the tests use on a loopback port: PyPI's nx-27017 (SQLite-backed, in memory)
+# and PyPI's mongoeco (closer to MongoDB; it needs Python >= 3.13, so it runs in a Debian trixie
+# chroot built with debootstrap). Both are installed once and cached.
 
 NX_VERSION=0.8.1
 NX_VENV=${NX_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/livechat-rooms/nx-27017-$NX_VERSION}
@@ -20,6 +22,56 @@ ensure_nx() {
     python3 -m venv "$NX_VENV"
   fi
   "$NX_VENV/bin/pip" install --quiet --disable-pip-version-check "nx-27017==$NX_VERSION"
+}
+
+MONGOECO_VERSION=4.11.0
+MONGOECO_ROOT=${MONGOECO_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/livechat-rooms/mongoeco-$MONGOECO_VERSION-trixie}
+
+# Builds the trixie chroot with mongoeco once (about a minute; needs root for debootstrap and
+# chroot) and reuses it afterwards.
+ensure_mongoeco() {
+  if [ -x "$MONGOECO_ROOT/opt/mongoeco/bin/python" ] && [ -f "$MONGOECO_ROOT/.complete" ]; then
+    return
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    echo "mongoeco runs in a Debian trixie chroot, which needs root to build and enter" >&2
+    return 1
+  fi
+  echo "installing mongoeco $MONGOECO_VERSION into a trixie chroot at $MONGOECO_ROOT" >&2
+  if ! command -v debootstrap >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  fi
+  # The mirror this machine's apt uses.
+  local mirror
+  mirror=$(awk '/^URIs:/ && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
+  rm -rf "$MONGOECO_ROOT"
+  mkdir -p "$MONGOECO_ROOT"
+  debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates trixie \
+    "$MONGOECO_ROOT" "$mirror" >"$MONGOECO_ROOT.debootstrap.log" 2>&1 ||
+    { tail -20 "$MONGOECO_ROOT.debootstrap.log" >&2; return 1; }
+  # pip inside reaches the registry as this machine does: its CA bundle and name servers.
+  cp /etc/ssl/certs/ca-certificates.crt "$MONGOECO_ROOT/etc/ssl/certs/ca-certificates.crt"
+  cp /etc/resolv.conf "$MONGOECO_ROOT/etc/resolv.conf"
+  chroot "$MONGOECO_ROOT" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root /bin/sh -c \
+    "python3 -m venv /opt/mongoeco && /opt/mongoeco/bin/pip install --quiet --disable-pip-version-check 'mongoeco[wire]==$MONGOECO_VERSION'"
+  rm -rf "$MONGOECO_ROOT/var/cache/apt/archives/"*.deb
+  touch "$MONGOECO_ROOT/.complete"
+}
+
+# start_mongoeco PORT: as start_nx, for mongoeco (scripts/mongoeco-server.py, in memory).
+start_mongoeco() {
+  local port=$1
+  local log=${TMPDIR:-/tmp}/livechat-rooms-mongoeco-$port.log
+  mkdir -p "$MONGOECO_ROOT/opt/livechat"
+  cp scripts/mongoeco-server.py "$MONGOECO_ROOT/opt/livechat/"
+  chroot "$MONGOECO_ROOT" /opt/mongoeco/bin/python /opt/livechat/mongoeco-server.py "$port" >"$log" 2>&1 &
+  MONGOECO_PID=$!
+  if ! wait_for_port "$port" "$MONGOECO_PID" mongoeco; then
+    cat "$log" >&2
+    return 1
+  fi
 }
 
 free_port() {

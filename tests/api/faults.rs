@@ -13,8 +13,14 @@ const UNAVAILABLE: &str = r#"{"success":false,"error":"The database is unavailab
 
 #[tokio::test]
 async fn with_no_server_to_reach_the_503_comes_before_the_query_timeout() {
-    // The default QUERY_TIMEOUT_MS (10 s); nothing listens on port 1.
-    let app = spawn_app_with("mongodb://127.0.0.1:1/rocketchat", &[], TestDb::Empty).await;
+    // The service's defaults: QUERY_TIMEOUT_MS 10 s, SERVER_SELECTION_TIMEOUT_MS 500 ms; nothing
+    // listens on port 1.
+    let app = spawn_app_with(
+        "mongodb://127.0.0.1:1/rocketchat",
+        &[("SERVER_SELECTION_TIMEOUT_MS", "500")],
+        TestDb::Empty,
+    )
+    .await;
     for _ in 0..3 {
         let started = Instant::now();
         app.get_rooms("", MANAGER)

@@ -20,7 +20,10 @@ async fn ready_answers_when_the_database_does() {
 async fn ready_is_503_when_the_database_is_unreachable() {
     let app = spawn_app_with(
         "mongodb://127.0.0.1:1/rocketchat",
-        &[("QUERY_TIMEOUT_MS", "300")],
+        &[
+            ("QUERY_TIMEOUT_MS", "300"),
+            ("SERVER_SELECTION_TIMEOUT_MS", "300"),
+        ],
         TestDb::Empty,
     )
     .await;
@@ -102,7 +105,10 @@ async fn metrics_count_requests_database_calls_and_rooms() {
 async fn metrics_count_database_errors() {
     let app = spawn_app_with(
         "mongodb://127.0.0.1:1/rocketchat",
-        &[("QUERY_TIMEOUT_MS", "300")],
+        &[
+            ("QUERY_TIMEOUT_MS", "300"),
+            ("SERVER_SELECTION_TIMEOUT_MS", "300"),
+        ],
         TestDb::Empty,
     )
     .await;
