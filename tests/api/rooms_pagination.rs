@@ -270,3 +270,24 @@ async fn empty_fields_mean_no_projection() {
     assert_eq!(with.status, 200);
     assert_eq!(with.body, without.body);
 }
+
+#[tokio::test]
+async fn count_and_offset_read_numbers_as_rocket_chat_8_does() {
+    let app = spawn_app().await;
+    for (query, count) in [
+        ("count=1e1", 10),
+        ("count=0x4", 4),
+        ("count=%206", 6),
+        ("count=2.9", 2),
+        ("count[]=3", 3),
+        ("count=", 45),
+    ] {
+        let reply = app.get_rooms(query, MANAGER).await;
+        assert_eq!(reply.status, 200, "{query}: {}", reply.body);
+        assert_eq!(reply.page(), (count, 0, 45), "{query}");
+    }
+    // Offsets too: 0x2 skips two rooms of the default order (lc-43, lc-44).
+    app.get_rooms("offset=0x2&count=1", MANAGER)
+        .await
+        .assert_rooms(&["lc-41"], 2, 45);
+}
