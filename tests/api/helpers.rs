@@ -253,34 +253,16 @@ impl TestApp {
         creds: Creds,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path_and_query}", self.address));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some((user, token)) = creds {
-            request = request
-                .header("X-User-Id", user)
-                .header("X-Auth-Token", token);
-        }
-        let response = request.send().await.expect("the service answers");
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let (content_type, cache_control) = (header("content-type"), header("cache-control"));
-        Reply {
-            status: response.status().as_u16(),
-            content_type,
-            cache_control,
-            headers: response.headers().clone(),
-            body: response.text().await.expect("a body"),
-        }
+        let url = format!("{}{path_and_query}", self.address);
+        send(&self.client, method, &url, creds, headers).await
+    }
+
+    /// `GET /api/v1/livechat/rooms?<query>` sent in the background, for a request that must wait
+    /// while the test does something else; the handle gives its answer.
+    pub fn spawn_get_rooms(&self, query: &str, creds: Creds) -> tokio::task::JoinHandle<Reply> {
+        let client = self.client.clone();
+        let url = format!("{}{ROOMS}?{query}", self.address);
+        tokio::spawn(async move { send(&client, reqwest::Method::GET, &url, creds, &[]).await })
     }
 
     /// `GET /api/v1/livechat/rooms?<query>`; `query` is sent as written.
@@ -342,6 +324,42 @@ impl TestApp {
             .insert_one(room)
             .await
             .expect("room inserted");
+    }
+}
+
+/// Sends one request and reads the answer whole.
+async fn send(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    creds: Creds,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut request = client.request(method, url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some((user, token)) = creds {
+        request = request
+            .header("X-User-Id", user)
+            .header("X-Auth-Token", token);
+    }
+    let response = request.send().await.expect("the service answers");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (content_type, cache_control) = (header("content-type"), header("cache-control"));
+    Reply {
+        status: response.status().as_u16(),
+        content_type,
+        cache_control,
+        headers: response.headers().clone(),
+        body: response.text().await.expect("a body"),
     }
 }
 

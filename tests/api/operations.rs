@@ -311,20 +311,7 @@ async fn sigterm_lets_a_request_in_flight_finish_and_exits_0() {
         client: reqwest::Client::new(),
     };
 
-    let in_flight = {
-        let client = app.client.clone();
-        let url = format!("{}{ROOMS}?roomName=Linus", app.address);
-        tokio::spawn(async move {
-            let response = client
-                .get(url)
-                .header("X-User-Id", "manager-id")
-                .header("X-Auth-Token", "manager-token")
-                .send()
-                .await
-                .expect("the request in flight is answered");
-            (response.status().as_u16(), response.text().await.unwrap())
-        })
-    };
+    let in_flight = app.spawn_get_rooms("roomName=Linus", MANAGER);
     app.wait_for_requests_in_flight(1).await;
     let pid = child.id().expect("running").to_string();
     let killed = std::process::Command::new("kill")
@@ -334,9 +321,13 @@ async fn sigterm_lets_a_request_in_flight_finish_and_exits_0() {
     assert!(killed.success());
     // The request in flight completes once the database answers.
     database.set(Link::Up);
-    let (status, body) = in_flight.await.unwrap();
-    assert_eq!(status, 200, "{body}");
-    assert!(body.starts_with(r#"{"rooms":[{"_id":"lc-08""#), "{body}");
+    let reply = in_flight.await.unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(
+        reply.body.starts_with(r#"{"rooms":[{"_id":"lc-08""#),
+        "{}",
+        reply.body
+    );
     let exit = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
         .await
         .expect("the service exits after its last request")
