@@ -63,6 +63,7 @@ fn main() {
         doc! {"r": Regex { pattern: "^a".into(), options: "i".into() }, "min": Bson::MinKey, "max": Bson::MaxKey},
         doc! {"u": Bson::Undefined, "arr": [1, Bson::Undefined, 2], "after": 1},
         doc! {"bin": Binary { subtype: BinarySubtype::Generic, bytes: vec![1, 2, 3, 250] }, "uuid": Binary { subtype: BinarySubtype::Uuid, bytes: vec![7; 16] }},
+        doc! {"old": Binary { subtype: BinarySubtype::BinaryOld, bytes: vec![9, 8, 7] }, "empty": Binary { subtype: BinarySubtype::Generic, bytes: vec![] }, "md5": Binary { subtype: BinarySubtype::Md5, bytes: vec![1; 16] }, "user": Binary { subtype: BinarySubtype::UserDefined(0x80), bytes: vec![255] }},
         doc! {"ts": Timestamp { time: 1, increment: 2 }, "ts2": Timestamp { time: 4_000_000_000, increment: 5 }},
         doc! {"code": Bson::JavaScriptCode("f()".into()), "cws": Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope { code: "g()".into(), scope: doc! {"x": 1} }), "sym": Bson::Symbol("sym".into())},
     ];
@@ -103,7 +104,7 @@ fn main() {
         d.to_writer(&mut bson).unwrap();
         let raw = mongodb::bson::RawDocumentBuf::from_document(d).unwrap();
         let mut out = Vec::new();
-        livechat_rooms::render::document(&mut out, &raw, None).unwrap();
+        livechat_rooms::render::document(&mut out, &raw).unwrap();
         json.push_str(&String::from_utf8(out).unwrap());
         json.push('\n');
     }

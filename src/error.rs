@@ -90,8 +90,8 @@ impl From<mongodb::error::Error> for ApiError {
     }
 }
 
-impl From<mongodb::bson::raw::Error> for ApiError {
-    fn from(err: mongodb::bson::raw::Error) -> Self {
+impl From<crate::render::Malformed> for ApiError {
+    fn from(err: crate::render::Malformed) -> Self {
         ApiError::Internal(Box::new(err))
     }
 }

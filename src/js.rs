@@ -7,11 +7,50 @@ use serde_json::Value;
 /// The largest integer a JavaScript number holds exactly (`Number.MAX_SAFE_INTEGER`).
 pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
-/// A JSON string, escaped as `JSON.stringify` escapes it (serde_json uses the same rules).
+/// A JSON string, escaped as `JSON.stringify` escapes it: `"` and `\` with a backslash, the
+/// control characters below U+0020 as `\b \t \n \f \r` or `\u00xx`, everything else as it is
+/// (a Rust string holds no lone surrogate, the one other thing JavaScript escapes).
 pub fn string(out: &mut Vec<u8>, s: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        let escape = ESCAPE[usize::from(byte)];
+        if escape == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        start = i + 1;
+        if escape == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.extend_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
+        } else {
+            out.extend_from_slice(&[b'\\', escape]);
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
 }
+
+/// For each byte: 0 when it stands as it is, else the letter after its backslash (`u`: `\u00xx`).
+const ESCAPE: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = b'u';
+        i += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0A] = b'n';
+    table[0x0C] = b'f';
+    table[0x0D] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
 
 pub fn integer(out: &mut Vec<u8>, n: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
@@ -203,6 +242,26 @@ mod tests {
         assert_eq!(parse_int_of(1e-7), 1);
         assert_eq!(parse_int_of(-0.0), 0);
         assert_eq!(parse_int_of(MAX_SAFE_INTEGER), 9_007_199_254_740_991);
+    }
+
+    #[test]
+    fn strings_are_escaped_as_json_stringify_escapes_them() {
+        let every_control: String = (0u8..0x20).map(char::from).collect();
+        let mut out = Vec::new();
+        string(&mut out, &format!("a\"b\\c/\u{7f}é☃😀{every_control}"));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            concat!(
+                "\"a\\\"b\\\\c/\u{7f}é☃😀",
+                r#"\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f"#,
+                r#"\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f""#
+            )
+        );
+        // The same text as serde_json, which follows the same rules.
+        let text = format!("x{every_control}\"\\y");
+        let mut ours = Vec::new();
+        string(&mut ours, &text);
+        assert_eq!(ours, serde_json::to_vec(&text).unwrap());
     }
 
     #[test]

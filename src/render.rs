@@ -1,6 +1,7 @@
 //! BSON → JSON exactly as Rocket.Chat's clients see it: what `JSON.stringify` prints for the value the
-//! Node.js driver returns. Rendering reads the driver's raw documents and writes bytes straight into the
-//! response buffer, so no intermediate `Document` or `serde_json::Value` is ever built.
+//! Node.js driver returns. Rendering walks the bytes of the driver's raw documents and writes bytes
+//! straight into the response buffer, so no intermediate `Document` or `serde_json::Value` is ever
+//! built, and each room is read once (its `departmentId` is found on the way).
 //!
 //! | BSON | JSON |
 //! | --- | --- |
@@ -17,37 +18,98 @@
 //! | DBPointer | `{"$ref":<collection>,"$id":<hex>,"$db":<database>}` (js-bson's DBRef) |
 //! | undefined | key omitted (in an array: `null`) |
 //!
-//! `scripts/js-check` compares this module with js-bson + `JSON.stringify` on every type.
+//! Malformed BSON (a length that does not fit, a string that is not UTF-8, an unknown type) is an
+//! error, never a panic. `scripts/js-check` compares this module with js-bson + `JSON.stringify` on
+//! every type.
 
 use base64::Engine as _;
 
-use mongodb::bson::raw::{RawArray, RawBsonRef, RawDbPointerRef, RawDocument};
-use mongodb::bson::spec::BinarySubtype;
-use mongodb::bson::Bson;
+use mongodb::bson::{Decimal128, RawDocument, Uuid};
 
 use crate::js::{integer, number, string};
 
 /// The key a room's department is attached under.
 const DEPARTMENT: &str = "department";
+/// The key that names a room's department.
+const DEPARTMENT_ID: &str = "departmentId";
+
+/// BSON that cannot be read: the database sent bytes this renderer does not understand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed BSON: {0}")]
+pub struct Malformed(&'static str);
 
 /// Opens the body: `{"rooms":[`.
 pub fn page_start(out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"rooms\":[");
 }
 
-/// One room of the list (after a comma unless it is the first), with `department` attached when
-/// given: in place of a `department` key the room has, else as its last key (JavaScript's
-/// `room.department = value`).
-pub fn room(
+/// One room of the list (after a comma unless it is the first). When the room has a non-empty
+/// string `departmentId` and `department_of` knows it, that department is attached: in place of a
+/// `department` key the room has, else as its last key (JavaScript's `room.department = value`).
+pub fn room<'d>(
     out: &mut Vec<u8>,
     first: bool,
     room: &RawDocument,
-    department: Option<&RawDocument>,
-) -> Result<(), mongodb::bson::raw::Error> {
+    department_of: impl Fn(&str) -> Option<&'d RawDocument>,
+) -> Result<(), Malformed> {
     if !first {
         out.push(b',');
     }
-    document(out, room, department)
+    let bytes = room.as_bytes();
+    out.push(b'{');
+    let mut first = true;
+    let mut department_id = None;
+    let mut attached = false;
+    for element in Elements::of(bytes)? {
+        let (key, value) = element?;
+        let value = match value {
+            Value::Str(id) if key == DEPARTMENT_ID => {
+                department_id = Some(id);
+                value
+            }
+            // A stored `department` before `departmentId` (rare): look the id up ahead.
+            _ if key == DEPARTMENT => {
+                let id = match department_id {
+                    Some(id) => Some(id),
+                    None => find_department_id(bytes)?,
+                };
+                match id.filter(|id| !id.is_empty()).and_then(&department_of) {
+                    Some(department) => {
+                        attached = true;
+                        Value::Document(department.as_bytes())
+                    }
+                    None => value,
+                }
+            }
+            _ => value,
+        };
+        member(out, &mut first, key, value)?;
+    }
+    if !attached {
+        if let Some(department) = department_id
+            .filter(|id| !id.is_empty())
+            .and_then(department_of)
+        {
+            member(
+                out,
+                &mut first,
+                DEPARTMENT,
+                Value::Document(department.as_bytes()),
+            )?;
+        }
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// The room's `departmentId` when it is a string.
+fn find_department_id(bytes: &[u8]) -> Result<Option<&str>, Malformed> {
+    for element in Elements::of(bytes)? {
+        if let (DEPARTMENT_ID, Value::Str(id)) = element? {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
 }
 
 /// Closes the body: `],"count":N,"offset":O,"total":T,"success":true}`.
@@ -61,181 +123,364 @@ pub fn page_end(out: &mut Vec<u8>, count: u64, offset: u64, total: u64) {
     out.extend_from_slice(b",\"success\":true}");
 }
 
-/// A whole body at once, each room with its department (benchmarks and tests).
-pub fn rooms_page<'a>(
-    rooms: impl IntoIterator<Item = (&'a RawDocument, Option<&'a RawDocument>)>,
+/// A whole body at once, with departments from `department_of` (benchmarks and tests).
+pub fn rooms_page<'a, 'd>(
+    rooms: impl IntoIterator<Item = &'a RawDocument>,
+    department_of: impl Fn(&str) -> Option<&'d RawDocument> + Copy,
     offset: u64,
     total: u64,
-) -> Result<Vec<u8>, mongodb::bson::raw::Error> {
+) -> Result<Vec<u8>, Malformed> {
     let mut out = Vec::new();
     page_start(&mut out);
     let mut count = 0;
-    for (doc, department) in rooms {
-        room(&mut out, count == 0, doc, department)?;
+    for doc in rooms {
+        room(&mut out, count == 0, doc, department_of)?;
         count += 1;
     }
     page_end(&mut out, count, offset, total);
     Ok(out)
 }
 
-/// Renders one document. Elements that cannot be read (corrupt BSON) are an error, never a panic.
-pub fn document(
-    out: &mut Vec<u8>,
-    doc: &RawDocument,
-    department: Option<&RawDocument>,
-) -> Result<(), mongodb::bson::raw::Error> {
+/// Renders one document as it is, nothing attached.
+pub fn document(out: &mut Vec<u8>, doc: &RawDocument) -> Result<(), Malformed> {
+    object(out, doc.as_bytes())
+}
+
+fn object(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), Malformed> {
     out.push(b'{');
     let mut first = true;
-    let mut department_done = false;
-    for element in doc {
+    for element in Elements::of(bytes)? {
         let (key, value) = element?;
-        let value = match department {
-            Some(department) if key == DEPARTMENT => {
-                department_done = true;
-                RawBsonRef::Document(department)
-            }
-            _ => value,
-        };
-        if matches!(value, RawBsonRef::Undefined) {
-            continue;
-        }
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        string(out, key);
-        out.push(b':');
-        self::value(out, value)?;
-    }
-    if let Some(department) = department.filter(|_| !department_done) {
-        if !first {
-            out.push(b',');
-        }
-        string(out, DEPARTMENT);
-        out.push(b':');
-        document(out, department, None)?;
+        member(out, &mut first, key, value)?;
     }
     out.push(b'}');
     Ok(())
 }
 
-fn array(out: &mut Vec<u8>, arr: &RawArray) -> Result<(), mongodb::bson::raw::Error> {
+/// `"key":value` (after a comma unless it is the first); nothing for `undefined`.
+fn member(
+    out: &mut Vec<u8>,
+    first: &mut bool,
+    key: &str,
+    value: Value<'_>,
+) -> Result<(), Malformed> {
+    if matches!(value, Value::Undefined) {
+        return Ok(());
+    }
+    if !*first {
+        out.push(b',');
+    }
+    *first = false;
+    string(out, key);
+    out.push(b':');
+    write_value(out, value)
+}
+
+fn array(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), Malformed> {
     out.push(b'[');
-    for (i, item) in arr.into_iter().enumerate() {
+    for (i, element) in Elements::of(bytes)?.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        match item? {
-            RawBsonRef::Undefined => out.extend_from_slice(b"null"),
-            item => value(out, item)?,
+        // Array keys ("0", "1", ...) are positions; js-bson reads the values in order.
+        match element?.1 {
+            Value::Undefined => out.extend_from_slice(b"null"),
+            item => write_value(out, item)?,
         }
     }
     out.push(b']');
     Ok(())
 }
 
-/// Renders one value; `Undefined` here (outside a document or array) renders as `null`.
-pub fn value(out: &mut Vec<u8>, value: RawBsonRef<'_>) -> Result<(), mongodb::bson::raw::Error> {
+fn write_value(out: &mut Vec<u8>, value: Value<'_>) -> Result<(), Malformed> {
     match value {
-        RawBsonRef::Double(n) => number(out, n),
-        RawBsonRef::String(s) | RawBsonRef::Symbol(s) => string(out, s),
-        RawBsonRef::Array(a) => array(out, a)?,
-        RawBsonRef::Document(d) => document(out, d, None)?,
-        RawBsonRef::Boolean(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-        RawBsonRef::Null | RawBsonRef::Undefined => out.extend_from_slice(b"null"),
-        RawBsonRef::RegularExpression(_) | RawBsonRef::MinKey | RawBsonRef::MaxKey => {
-            out.extend_from_slice(b"{}")
-        }
-        RawBsonRef::JavaScriptCode(code) => {
+        Value::Double(n) => number(out, n),
+        Value::Str(s) | Value::Symbol(s) => string(out, s),
+        Value::Document(d) => object(out, d)?,
+        Value::Array(a) => array(out, a)?,
+        Value::Boolean(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Value::Null | Value::Undefined => out.extend_from_slice(b"null"),
+        Value::Empty => out.extend_from_slice(b"{}"),
+        Value::Code(code) => {
             out.extend_from_slice(b"{\"code\":");
             string(out, code);
             out.push(b'}');
         }
-        RawBsonRef::JavaScriptCodeWithScope(cws) => {
+        Value::CodeWithScope(code, scope) => {
             out.extend_from_slice(b"{\"code\":");
-            string(out, cws.code);
+            string(out, code);
             out.extend_from_slice(b",\"scope\":");
-            document(out, cws.scope, None)?;
+            object(out, scope)?;
             out.push(b'}');
         }
-        RawBsonRef::Int32(n) => integer(out, i64::from(n)),
-        RawBsonRef::Int64(n) => integer(out, n),
-        RawBsonRef::Timestamp(ts) => {
-            // js-bson's Timestamp is an unsigned Long: time in the high 32 bits.
-            let combined = (u64::from(ts.time) << 32) | u64::from(ts.increment);
+        Value::Int(n) => integer(out, n),
+        Value::Timestamp(combined) => {
             out.extend_from_slice(b"{\"$timestamp\":\"");
             out.extend_from_slice(itoa::Buffer::new().format(combined).as_bytes());
             out.extend_from_slice(b"\"}");
         }
-        RawBsonRef::Binary(bin) => match <[u8; 16]>::try_from(bin.bytes) {
+        Value::Binary(subtype, bytes) => match <[u8; 16]>::try_from(bytes) {
             // js-bson reads a 16-byte subtype 4 as a UUID, whose JSON is its dashed hex form.
-            Ok(uuid) if bin.subtype == BinarySubtype::Uuid => {
-                let hex = mongodb::bson::Uuid::from_bytes(uuid).to_string();
-                string(out, &hex);
+            Ok(uuid) if subtype == UUID_SUBTYPE => {
+                string(out, &Uuid::from_bytes(uuid).to_string());
             }
             _ => {
                 out.push(b'"');
-                let encoded = base64::engine::general_purpose::STANDARD.encode(bin.bytes);
+                let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
                 out.extend_from_slice(encoded.as_bytes());
                 out.push(b'"');
             }
         },
-        RawBsonRef::ObjectId(oid) => {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push(b'"');
-            for byte in oid.bytes() {
-                out.extend_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
-            }
-            out.push(b'"');
-        }
-        RawBsonRef::DateTime(dt) => crate::jsdate::write_json(out, dt.timestamp_millis()),
-        RawBsonRef::Decimal128(d) => {
+        Value::ObjectId(oid) => hex_string(out, oid),
+        Value::DateTime(millis) => crate::jsdate::write_json(out, millis),
+        Value::Decimal128(bytes) => {
             out.extend_from_slice(b"{\"$numberDecimal\":\"");
-            out.extend_from_slice(d.to_string().as_bytes());
+            out.extend_from_slice(Decimal128::from_bytes(bytes).to_string().as_bytes());
             out.extend_from_slice(b"\"}");
         }
-        RawBsonRef::DbPointer(ptr) => db_pointer(out, ptr),
+        Value::DbPointer(namespace, oid) => {
+            // js-bson reads it as a DBRef: the namespace splits at its first dot into database and
+            // collection.
+            let (db, collection) = match namespace.split_once('.') {
+                Some((db, collection)) => (Some(db), collection),
+                None => (None, namespace),
+            };
+            out.extend_from_slice(b"{\"$ref\":");
+            string(out, collection);
+            out.extend_from_slice(b",\"$id\":");
+            hex_string(out, oid);
+            if let Some(db) = db {
+                out.extend_from_slice(b",\"$db\":");
+                string(out, db);
+            }
+            out.push(b'}');
+        }
     }
     Ok(())
 }
 
-fn db_pointer(out: &mut Vec<u8>, ptr: RawDbPointerRef<'_>) {
-    // The raw reference has no public fields; its owned form reads out as extended JSON.
-    let ext = Bson::try_from(RawBsonRef::DbPointer(ptr))
-        .map(Bson::into_relaxed_extjson)
-        .unwrap_or_default();
-    let ns = ext["$dbPointer"]["$ref"].as_str().unwrap_or_default();
-    let id = ext["$dbPointer"]["$id"]["$oid"]
-        .as_str()
-        .unwrap_or_default();
-    // js-bson reads it as a DBRef: the namespace splits at its first dot into database and collection.
-    let (db, collection) = match ns.split_once('.') {
-        Some((db, collection)) => (Some(db), collection),
-        None => (None, ns),
-    };
-    out.extend_from_slice(b"{\"$ref\":");
-    string(out, collection);
-    out.extend_from_slice(b",\"$id\":");
-    string(out, id);
-    if let Some(db) = db {
-        out.extend_from_slice(b",\"$db\":");
-        string(out, db);
+fn hex_string(out: &mut Vec<u8>, bytes: &[u8; 12]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    for byte in bytes {
+        out.extend_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
     }
-    out.push(b'}');
+    out.push(b'"');
+}
+
+const OLD_BINARY_SUBTYPE: u8 = 2;
+const UUID_SUBTYPE: u8 = 4;
+
+/// One BSON value, borrowed from the document's bytes, in the shape the renderer needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Value<'a> {
+    Double(f64),
+    Str(&'a str),
+    /// js-bson reads a symbol as its string.
+    Symbol(&'a str),
+    /// A document's bytes, length prefix to terminating NUL.
+    Document(&'a [u8]),
+    Array(&'a [u8]),
+    Binary(u8, &'a [u8]),
+    Undefined,
+    ObjectId(&'a [u8; 12]),
+    Boolean(bool),
+    DateTime(i64),
+    Null,
+    /// Regular expressions, MinKey and MaxKey: `{}` in JSON.
+    Empty,
+    DbPointer(&'a str, &'a [u8; 12]),
+    /// JavaScript code.
+    Code(&'a str),
+    CodeWithScope(&'a str, &'a [u8]),
+    /// int32 and int64.
+    Int(i64),
+    /// (time << 32) | increment, as js-bson's unsigned `Timestamp`.
+    Timestamp(u64),
+    Decimal128([u8; 16]),
+}
+
+/// The elements of one document, read from its bytes with every length checked.
+struct Elements<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Elements<'a> {
+    /// `bytes`: a whole document, from its length prefix to its terminating NUL.
+    fn of(bytes: &'a [u8]) -> Result<Self, Malformed> {
+        let len = read_len(bytes)?;
+        match bytes.get(..len) {
+            Some([_, _, _, _, rest @ .., 0]) if len == bytes.len() => Ok(Elements { rest }),
+            _ => Err(Malformed("document length")),
+        }
+    }
+
+    fn element(&mut self) -> Result<(&'a str, Value<'a>), Malformed> {
+        let (&kind, rest) = self.rest.split_first().ok_or(Malformed("element"))?;
+        let (key, rest) = cstring(rest)?;
+        let mut reader = Reader(rest);
+        let value = reader.value(kind)?;
+        self.rest = reader.0;
+        Ok((key, value))
+    }
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Result<(&'a str, Value<'a>), Malformed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let element = self.element();
+        if element.is_err() {
+            // Nothing after a malformed element can be read.
+            self.rest = &[];
+        }
+        Some(element)
+    }
+}
+
+/// The bytes after an element's key, consumed value by value.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Malformed> {
+        let (taken, rest) = self.0.split_at_checked(n).ok_or(Malformed("length"))?;
+        self.0 = rest;
+        Ok(taken)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<&'a [u8; N], Malformed> {
+        self.take(N)?.try_into().map_err(|_| Malformed("length"))
+    }
+
+    fn i32(&mut self) -> Result<i32, Malformed> {
+        Ok(i32::from_le_bytes(*self.array()?))
+    }
+
+    fn i64(&mut self) -> Result<i64, Malformed> {
+        Ok(i64::from_le_bytes(*self.array()?))
+    }
+
+    /// A length-prefixed, NUL-terminated UTF-8 string.
+    fn string(&mut self) -> Result<&'a str, Malformed> {
+        let len = usize::try_from(self.i32()?).map_err(|_| Malformed("string length"))?;
+        match self.take(len)? {
+            [text @ .., 0] => std::str::from_utf8(text).map_err(|_| Malformed("string UTF-8")),
+            _ => Err(Malformed("string terminator")),
+        }
+    }
+
+    /// A document's bytes (checked when it is rendered).
+    fn document(&mut self) -> Result<&'a [u8], Malformed> {
+        let len = read_len(self.0)?;
+        self.take(len)
+    }
+
+    fn cstring(&mut self) -> Result<&'a str, Malformed> {
+        let (text, rest) = cstring(self.0)?;
+        self.0 = rest;
+        Ok(text)
+    }
+
+    fn value(&mut self, kind: u8) -> Result<Value<'a>, Malformed> {
+        Ok(match kind {
+            0x01 => Value::Double(f64::from_le_bytes(*self.array()?)),
+            0x02 => Value::Str(self.string()?),
+            0x03 => Value::Document(self.document()?),
+            0x04 => Value::Array(self.document()?),
+            0x05 => {
+                let len = usize::try_from(self.i32()?).map_err(|_| Malformed("binary length"))?;
+                let [subtype] = *self.array()?;
+                let data = self.take(len)?;
+                if subtype == OLD_BINARY_SUBTYPE {
+                    // The old binary subtype repeats the length inside; js-bson reads past it.
+                    match data.split_first_chunk::<4>() {
+                        Some((inner, data))
+                            if i32::from_le_bytes(*inner) as usize == data.len() =>
+                        {
+                            Value::Binary(subtype, data)
+                        }
+                        _ => return Err(Malformed("old binary length")),
+                    }
+                } else {
+                    Value::Binary(subtype, data)
+                }
+            }
+            0x06 => Value::Undefined,
+            0x07 => Value::ObjectId(self.array()?),
+            0x08 => match self.array()? {
+                [0] => Value::Boolean(false),
+                [1] => Value::Boolean(true),
+                _ => return Err(Malformed("boolean")),
+            },
+            0x09 => Value::DateTime(self.i64()?),
+            0x0A => Value::Null,
+            0x0B => {
+                self.cstring()?;
+                self.cstring()?;
+                Value::Empty
+            }
+            0x0C => Value::DbPointer(self.string()?, self.array()?),
+            0x0D => Value::Code(self.string()?),
+            0x0E => Value::Symbol(self.string()?),
+            0x0F => {
+                let len = usize::try_from(self.i32()?).map_err(|_| Malformed("code length"))?;
+                let mut inner =
+                    Reader(self.take(len.checked_sub(4).ok_or(Malformed("code length"))?)?);
+                let code = inner.string()?;
+                let scope = inner.document()?;
+                if !inner.0.is_empty() {
+                    return Err(Malformed("code with scope length"));
+                }
+                Value::CodeWithScope(code, scope)
+            }
+            0x10 => Value::Int(i64::from(self.i32()?)),
+            0x11 => {
+                let increment = u32::from_le_bytes(*self.array()?);
+                let time = u32::from_le_bytes(*self.array()?);
+                Value::Timestamp((u64::from(time) << 32) | u64::from(increment))
+            }
+            0x12 => Value::Int(self.i64()?),
+            0x13 => Value::Decimal128(*self.array()?),
+            0x7F | 0xFF => Value::Empty,
+            _ => return Err(Malformed("element type")),
+        })
+    }
+}
+
+/// A document's declared length, at least the 5 bytes of an empty one.
+fn read_len(bytes: &[u8]) -> Result<usize, Malformed> {
+    let prefix = bytes.first_chunk::<4>().ok_or(Malformed("length"))?;
+    usize::try_from(i32::from_le_bytes(*prefix))
+        .ok()
+        .filter(|&len| len >= 5)
+        .ok_or(Malformed("document length"))
+}
+
+/// A NUL-terminated UTF-8 string and what follows it.
+fn cstring(bytes: &[u8]) -> Result<(&str, &[u8]), Malformed> {
+    let end = bytes
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or(Malformed("key terminator"))?;
+    let text = std::str::from_utf8(&bytes[..end]).map_err(|_| Malformed("key UTF-8"))?;
+    Ok((text, &bytes[end + 1..]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use mongodb::bson::{
-        doc, oid::ObjectId, rawdoc, spec::BinarySubtype, Binary, DateTime, Decimal128,
-        JavaScriptCodeWithScope, Regex, Timestamp,
+        doc, oid::ObjectId, rawdoc, spec::BinarySubtype, Binary, Bson, DateTime, Decimal128,
+        JavaScriptCodeWithScope, RawDocumentBuf, Regex, Timestamp,
     };
 
     fn render(doc: mongodb::bson::Document) -> String {
         let raw = mongodb::bson::RawDocumentBuf::from_document(&doc).unwrap();
         let mut out = Vec::new();
-        document(&mut out, &raw, None).unwrap();
+        document(&mut out, &raw).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -387,6 +632,17 @@ mod tests {
         );
     }
 
+    /// Rooms with one department known: `d1`.
+    fn with_d1(room: &RawDocument) -> String {
+        let dept = rawdoc! {"_id": "d1", "name": "Sales"};
+        let mut out = Vec::new();
+        super::room(&mut out, true, room, |id| {
+            (id == "d1").then_some(dept.as_ref())
+        })
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn the_page_envelope_has_contract_key_order() {
         let rooms = [
@@ -395,10 +651,8 @@ mod tests {
         ];
         let dept = rawdoc! {"_id": "d1"};
         let body = rooms_page(
-            [
-                (rooms[0].as_ref(), Some(dept.as_ref())),
-                (rooms[1].as_ref(), None),
-            ],
+            rooms.iter().map(|r| r.as_ref()),
+            |id| (id == "d1").then_some(dept.as_ref()),
             3,
             40,
         )
@@ -407,7 +661,7 @@ mod tests {
             String::from_utf8(body).unwrap(),
             r#"{"rooms":[{"_id":"r1","departmentId":"d1","department":{"_id":"d1"}},{"_id":"r2","departmentId":"gone"}],"count":2,"offset":3,"total":40,"success":true}"#
         );
-        let empty = rooms_page([], 0, 0).unwrap();
+        let empty = rooms_page([], |_| None, 0, 0).unwrap();
         assert_eq!(
             String::from_utf8(empty).unwrap(),
             r#"{"rooms":[],"count":0,"offset":0,"total":0,"success":true}"#
@@ -416,25 +670,90 @@ mod tests {
 
     #[test]
     fn a_department_is_appended_as_the_last_key() {
-        let room = rawdoc! {"_id": "r1", "departmentId": "d1"};
-        let dept = rawdoc! {"_id": "d1", "name": "Sales"};
-        let mut out = Vec::new();
-        document(&mut out, &room, Some(&dept)).unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
-            r#"{"_id":"r1","departmentId":"d1","department":{"_id":"d1","name":"Sales"}}"#
+            with_d1(&rawdoc! {"_id": "r1", "departmentId": "d1", "open": true}),
+            r#"{"_id":"r1","departmentId":"d1","open":true,"department":{"_id":"d1","name":"Sales"}}"#
         );
     }
 
     #[test]
     fn a_department_replaces_an_existing_key_in_place() {
-        let room = rawdoc! {"_id": "r1", "department": "old", "departmentId": "d1"};
-        let dept = rawdoc! {"_id": "d1"};
-        let mut out = Vec::new();
-        document(&mut out, &room, Some(&dept)).unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
-            r#"{"_id":"r1","department":{"_id":"d1"},"departmentId":"d1"}"#
+            with_d1(&rawdoc! {"_id": "r1", "department": "old", "departmentId": "d1"}),
+            r#"{"_id":"r1","department":{"_id":"d1","name":"Sales"},"departmentId":"d1"}"#
+        );
+        assert_eq!(
+            with_d1(&rawdoc! {"_id": "r1", "departmentId": "d1", "department": {"x": 1}}),
+            r#"{"_id":"r1","departmentId":"d1","department":{"_id":"d1","name":"Sales"}}"#
+        );
+    }
+
+    #[test]
+    fn only_a_known_non_empty_string_department_id_attaches_a_department() {
+        for room in [
+            rawdoc! {"_id": "r1", "departmentId": "gone"},
+            rawdoc! {"_id": "r1", "departmentId": ""},
+            rawdoc! {"_id": "r1", "departmentId": 42},
+            rawdoc! {"_id": "r1", "departmentId": ["d1"]},
+            rawdoc! {"_id": "r1"},
+        ] {
+            assert!(!with_d1(&room).contains("Sales"), "{room:?}");
+        }
+        // A stored `department` stays when no department is attached.
+        assert_eq!(
+            with_d1(&rawdoc! {"_id": "r1", "department": "kept", "departmentId": "gone"}),
+            r#"{"_id":"r1","department":"kept","departmentId":"gone"}"#
+        );
+    }
+
+    #[test]
+    fn old_binary_subtype_renders_its_data_without_the_inner_length() {
+        let old = Binary {
+            subtype: BinarySubtype::BinaryOld,
+            bytes: vec![1, 2, 3],
+        };
+        assert_eq!(render(doc! {"b": old}), r#"{"b":"AQID"}"#);
+    }
+
+    #[test]
+    fn malformed_bson_is_an_error_never_a_panic() {
+        let good = RawDocumentBuf::from_document(&doc! {
+            "s": "text", "d": {"a": [1, "x"]}, "b": true, "t": DateTime::from_millis(5),
+            "c": Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope { code: "g()".into(), scope: doc! {"x": 1} }),
+        })
+        .unwrap();
+        let bytes = good.as_bytes();
+        // Every truncation and every single-byte corruption is either rendered or refused.
+        let mut refused = 0;
+        for cut in 0..bytes.len() {
+            let mut short = bytes[..cut].to_vec();
+            if short.len() >= 4 {
+                short[..4].copy_from_slice(&(cut as i32).to_le_bytes());
+            }
+            if let Ok(doc) = RawDocument::from_bytes(&short) {
+                refused += usize::from(document(&mut Vec::new(), doc).is_err());
+            }
+        }
+        for i in 4..bytes.len() - 1 {
+            for byte in [0x00, 0x01, 0x7F, 0x80, 0xFF] {
+                let mut bad = bytes.to_vec();
+                bad[i] = byte;
+                if let Ok(doc) = RawDocument::from_bytes(&bad) {
+                    let mut out = Vec::new();
+                    if document(&mut out, doc).is_ok() {
+                        assert!(std::str::from_utf8(&out).is_ok());
+                    } else {
+                        refused += 1;
+                    }
+                }
+            }
+        }
+        assert!(refused > 0);
+        let not_utf8 = [14, 0, 0, 0, 2, b'k', 0, 2, 0, 0, 0, 0xC3, 0, 0];
+        let doc = RawDocument::from_bytes(&not_utf8).unwrap();
+        assert_eq!(
+            document(&mut Vec::new(), doc),
+            Err(Malformed("string UTF-8"))
         );
     }
 }
