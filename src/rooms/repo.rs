@@ -3,7 +3,7 @@
 
 use std::future::IntoFuture as _;
 
-use mongodb::bson::{RawDocument, RawDocumentBuf};
+use mongodb::bson::RawDocumentBuf;
 use mongodb::Cursor;
 
 use super::{filter, RoomsQuery};
@@ -13,24 +13,16 @@ use crate::db::{Db, DbError};
 /// MB) while a page of up to this many rooms still arrives in one round trip.
 pub const BATCH_SIZE: u32 = 500;
 
-/// The rooms of one page, still arriving, and the number of rooms the filter matches in all.
-pub struct Page {
-    pub rooms: Cursor<RawDocumentBuf>,
-    pub total: u64,
-}
-
-/// `find` (its first batch) and `countDocuments` with the same filter, run at the same time.
-/// `limit`: `None` for no limit.
-pub async fn open_page(db: &Db, query: &RoomsQuery, limit: Option<u64>) -> Result<Page, DbError> {
-    let filter = filter::to_filter(query);
-    let count = db
-        .rooms()
-        .count_documents(filter.clone())
-        .max_time(db.query_timeout())
-        .into_future();
+/// `find` with the query's filter, sort, `skip` = offset, projection and `limit` (`None`: no
+/// limit): the cursor, with its first batch.
+pub async fn find_page(
+    db: &Db,
+    query: &RoomsQuery,
+    limit: Option<u64>,
+) -> Result<Cursor<RawDocumentBuf>, DbError> {
     let mut find = db
         .rooms()
-        .find(filter)
+        .find(filter::to_filter(query))
         .sort(filter::to_sort(query))
         .skip(query.offset)
         .batch_size(BATCH_SIZE)
@@ -42,17 +34,50 @@ pub async fn open_page(db: &Db, query: &RoomsQuery, limit: Option<u64>) -> Resul
         // Positive: a negative limit would mean "one batch only" to MongoDB.
         find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
     }
-    let metrics = db.metrics();
-    let (rooms, total) = futures::try_join!(
-        metrics.db_call("rooms.find", find.into_future()),
-        metrics.db_call("rooms.count", count),
-    )?;
-    Ok(Page { rooms, total })
+    Ok(db
+        .metrics()
+        .db_call("rooms.find", find.into_future())
+        .await?)
 }
 
-/// A room's `departmentId` when it is a non-empty string (Rocket.Chat attaches nothing otherwise).
-pub fn department_id(room: &RawDocument) -> Option<&str> {
-    room.get_str("departmentId")
-        .ok()
-        .filter(|id| !id.is_empty())
+/// `countDocuments` with the query's filter: the listing's `total`.
+pub async fn count(db: &Db, query: &RoomsQuery) -> Result<u64, DbError> {
+    let count = db
+        .rooms()
+        .count_documents(filter::to_filter(query))
+        .max_time(db.query_timeout())
+        .into_future();
+    Ok(db.metrics().db_call("rooms.count", count).await?)
+}
+
+/// The `total` a page already tells, once its cursor is done: a page that stopped short of its
+/// limit, and has rooms or starts at the first room, holds the last matching room, so every match
+/// is counted in `offset + sent`. `None` when only `countDocuments` can tell (a full page, or an
+/// empty page past the end).
+pub fn total_from_page(offset: u64, limit: Option<u64>, sent: u64) -> Option<u64> {
+    let short = limit.is_none_or(|limit| sent < limit);
+    (short && (sent > 0 || offset == 0)).then(|| offset + sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_short_of_its_limit_tells_the_total() {
+        assert_eq!(total_from_page(0, Some(25), 3), Some(3));
+        assert_eq!(total_from_page(50, Some(25), 3), Some(53));
+        assert_eq!(total_from_page(0, Some(25), 0), Some(0));
+        assert_eq!(total_from_page(0, None, 45), Some(45));
+        assert_eq!(total_from_page(10, None, 35), Some(45));
+        assert_eq!(total_from_page(0, None, 0), Some(0));
+    }
+
+    #[test]
+    fn a_full_page_or_an_empty_page_past_the_end_needs_a_count() {
+        assert_eq!(total_from_page(0, Some(25), 25), None);
+        assert_eq!(total_from_page(100, Some(1), 1), None);
+        assert_eq!(total_from_page(100, Some(25), 0), None);
+        assert_eq!(total_from_page(100, None, 0), None);
+    }
 }

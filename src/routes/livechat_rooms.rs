@@ -1,5 +1,5 @@
-//! `GET /api/v1/livechat/rooms`: authenticate, rate-limit, validate, authorize, then find + count,
-//! and write the body while the rooms arrive.
+//! `GET /api/v1/livechat/rooms`: authenticate, rate-limit, validate, authorize, then find, write the
+//! body while the rooms arrive, and count the matches when the page does not tell their number.
 
 use std::time::Instant;
 
@@ -73,12 +73,12 @@ async fn answer(
             let query = RoomsQuery::from_query_string(req.query_string())?;
             user.authorize(&grants, &query)?;
             let limit = settings.pagination.limit(query.count);
-            let page = repo::open_page(&state.db, &query, limit).await?;
+            let rooms = repo::find_page(&state.db, &query, limit).await?;
             Ok(RoomsBody {
-                rooms: page.rooms.ready_chunks(ROOMS_PER_CHUNK),
+                rooms: rooms.ready_chunks(ROOMS_PER_CHUNK),
                 state: state.clone(),
-                offset: query.offset,
-                total: page.total,
+                query,
+                limit,
                 sent: 0,
                 done: false,
                 _admission: admission,
@@ -112,8 +112,9 @@ async fn answer(
 struct RoomsBody {
     rooms: ReadyChunks<Cursor<RawDocumentBuf>>,
     state: web::Data<AppState>,
-    offset: u64,
-    total: u64,
+    /// For the count, when the page does not tell the total itself.
+    query: RoomsQuery,
+    limit: Option<u64>,
     sent: u64,
     done: bool,
     _admission: Admission,
@@ -140,16 +141,23 @@ impl RoomsBody {
                 self.state.db.deadline(next).await?
             };
             let Some(batch) = batch else {
-                render::page_end(&mut out, self.sent, self.offset, self.total);
+                let offset = self.query.offset;
+                let total = match repo::total_from_page(offset, self.limit, self.sent) {
+                    Some(total) => total,
+                    None => {
+                        let count = repo::count(&self.state.db, &self.query);
+                        self.state.db.deadline(count).await?
+                    }
+                };
+                render::page_end(&mut out, self.sent, offset, total);
                 self.state.db.metrics().rooms_returned(self.sent);
                 self.done = true;
                 break;
             };
             let departments = self.state.departments().await?;
             for room in batch {
-                let room = room?;
-                let department = repo::department_id(&room).and_then(|id| departments.get(id));
-                render::room(&mut out, self.sent == 0, &room, department.map(|d| &**d))?;
+                let department_of = |id: &str| departments.get(id).map(|d| d.as_ref());
+                render::room(&mut out, self.sent == 0, &room?, department_of)?;
                 self.sent += 1;
             }
             if out.len() >= FLUSH_BYTES {

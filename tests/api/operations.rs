@@ -61,7 +61,8 @@ async fn metrics_count_requests_database_calls_and_rooms() {
         r#"livechat_rooms_http_requests_total{route="/api/v1/livechat/rooms",status="200"}"#;
     assert_eq!(metric(&before.body, rooms), None);
 
-    app.get_rooms("departmentId=dep-sales", MANAGER)
+    // A full page: only a count can tell the total.
+    app.get_rooms("departmentId=dep-sales&count=3", MANAGER)
         .await
         .assert_rooms(&["lc-08", "lc-02", "lc-01"], 0, 3);
     app.get_rooms("", ANONYMOUS)
@@ -99,6 +100,26 @@ async fn metrics_count_requests_database_calls_and_rooms() {
         ),
         Some(2.0)
     );
+}
+
+#[tokio::test]
+async fn a_page_short_of_its_count_is_answered_without_counting() {
+    let app = spawn_app().await;
+    let count_calls = r#"livechat_rooms_db_call_duration_seconds_count{operation="rooms.count"}"#;
+    app.get_rooms("departmentId=dep-sales", MANAGER)
+        .await
+        .assert_rooms(&["lc-08", "lc-02", "lc-01"], 0, 3);
+    app.get_rooms("offset=43&count=0", MANAGER)
+        .await
+        .assert_rooms(&["lc-10", "lc-45"], 43, 45);
+    let metrics = app.get("/metrics", ANONYMOUS).await.body;
+    assert_eq!(metric(&metrics, count_calls), None, "{metrics}");
+    // An empty page past the end does not tell how many rooms there are.
+    app.get_rooms("offset=50&count=0", MANAGER)
+        .await
+        .assert_rooms(NO_ROOMS, 50, 45);
+    let metrics = app.get("/metrics", ANONYMOUS).await.body;
+    assert_eq!(metric(&metrics, count_calls), Some(1.0), "{metrics}");
 }
 
 #[tokio::test]
