@@ -1,7 +1,7 @@
 //! A bounded load generator for scripts/bench: `load URL REQUESTS CONCURRENCY [STATUS]` sends
 //! REQUESTS GETs (as the fixture manager) with CONCURRENCY in flight to a loopback URL, checks each
 //! answer's status (default 200), then prints throughput and latency percentiles. It stops by
-//! itself.
+//! itself. `URL` may also be `@FILE`: the URLs of that file, one a line, taken in turn.
 
 use std::time::{Duration, Instant};
 
@@ -17,25 +17,39 @@ async fn main() {
         std::process::exit(2);
     };
     let expected: u16 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(200);
-    assert!(url.starts_with("http://127.0.0.1:"), "loopback URLs only");
+    let urls: Vec<String> = match url.strip_prefix('@') {
+        Some(file) => std::fs::read_to_string(file)
+            .expect("the URL file")
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => vec![url],
+    };
+    assert!(
+        !urls.is_empty() && urls.iter().all(|u| u.starts_with("http://127.0.0.1:")),
+        "loopback URLs only"
+    );
+    let urls = std::sync::Arc::new(urls);
     let client = reqwest::Client::new();
     let started = Instant::now();
     let per_worker = requests.div_ceil(concurrency);
     let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (client, url) = (client.clone(), url.clone());
+        .map(|worker| {
+            let (client, urls) = (client.clone(), urls.clone());
             tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(per_worker);
-                for _ in 0..per_worker {
+                for i in 0..per_worker {
+                    let url = &urls[(worker + i * concurrency) % urls.len()];
                     let t = Instant::now();
                     let response = client
-                        .get(&url)
+                        .get(url)
                         .header("X-User-Id", "manager-id")
                         .header("X-Auth-Token", "manager-token")
                         .send()
                         .await
                         .expect("request");
-                    assert_eq!(response.status().as_u16(), expected);
+                    assert_eq!(response.status().as_u16(), expected, "{url}");
                     let body = response.bytes().await.expect("body");
                     latencies.push((t.elapsed(), body.len()));
                 }
