@@ -46,8 +46,9 @@ async fn answer(
 ) -> Result<HttpResponse, ApiError> {
     let credentials = Credentials::from_request(req)?;
     let admission = state.db.admit()?;
-    // The whole database part before the first byte is bounded as one.
-    let mut body = state
+    // The whole database part before the first byte is bounded as one: for a page that arrives
+    // whole, that is every call the request makes.
+    let (body, first) = state
         .db
         .deadline(async {
             let (user, permissions, settings) = futures::try_join!(
@@ -74,7 +75,7 @@ async fn answer(
             user.authorize(&grants, &query)?;
             let limit = settings.pagination.limit(query.count);
             let rooms = repo::find_page(&state.db, &query, limit).await?;
-            Ok(RoomsBody {
+            let mut body = RoomsBody {
                 rooms: rooms.ready_chunks(ROOMS_PER_CHUNK),
                 state: state.clone(),
                 query,
@@ -82,10 +83,11 @@ async fn answer(
                 sent: 0,
                 done: false,
                 _admission: admission,
-            })
+            };
+            let first = body.next_piece().await?;
+            Ok((body, first))
         })
         .await?;
-    let first = body.next_piece().await?;
     if body.done {
         // The whole page came at once: sent with its length.
         return Ok(json(StatusCode::OK, first));

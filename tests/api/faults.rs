@@ -79,6 +79,38 @@ async fn a_frozen_server_gets_a_503_within_the_query_timeout_and_its_margin() {
     back.assert_rooms(&["lc-43"], 0, 45);
 }
 
+#[tokio::test]
+async fn a_page_sent_whole_gets_its_503_within_one_query_timeout_for_all_its_calls() {
+    let loaded = spawn_app().await;
+    let database = FlakyDatabase::start(Link::Up, loaded.db.name()).await;
+    let app = spawn_app_with(
+        &database.url,
+        &[("QUERY_TIMEOUT_MS", "1000")],
+        TestDb::Existing(loaded.db.name().to_owned()),
+    )
+    .await;
+    // Permissions, settings and departments are held from here on.
+    app.get_rooms("count=1", MANAGER)
+        .await
+        .assert_rooms(&["lc-43"], 0, 45);
+    // Each call now takes 0.6 s, well within the 1 s query timeout.
+    database.set(Link::Slow(Duration::from_millis(600)));
+    // A short page makes two calls (user, rooms): 1.2 s, within the 1.5 s bound.
+    app.get_rooms("roomName=Linus", MANAGER)
+        .await
+        .assert_rooms(&["lc-08"], 0, 1);
+    // A full page makes three (user, rooms, count): past the bound, the request ends with a 503.
+    let started = Instant::now();
+    app.get_rooms("count=1", MANAGER)
+        .await
+        .assert_error(503, UNAVAILABLE);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1500) && waited < Duration::from_millis(1800),
+        "{waited:?}"
+    );
+}
+
 /// `n` extra livechat rooms of about `padding` bytes each, numbered after the fixtures'.
 async fn insert_rooms(app: &TestApp, n: usize, padding: usize) -> Vec<String> {
     let filler = "x".repeat(padding);

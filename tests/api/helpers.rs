@@ -375,6 +375,8 @@ pub enum Link {
     /// Connections stay open but nothing passes either way until the link is set to `Up` or
     /// `Down` (a frozen server process); new connections wait as with `Held`.
     Frozen,
+    /// As `Up`, but every reply of the server is held back this long (a slow server or network).
+    Slow(std::time::Duration),
 }
 
 /// A TCP proxy in front of the server `MONGO_URL` names, so a test can take the database away,
@@ -426,8 +428,8 @@ impl FlakyDatabase {
                     let (out_read, out_write) = outbound.into_split();
                     // Either direction ending (or the link going down) closes both.
                     tokio::select! {
-                        _ = pump(in_read, out_write, receiver.clone()) => {}
-                        _ = pump(out_read, in_write, receiver) => {}
+                        _ = pump(in_read, out_write, receiver.clone(), Direction::ToServer) => {}
+                        _ = pump(out_read, in_write, receiver, Direction::ToClient) => {}
                     }
                 });
             }
@@ -451,17 +453,24 @@ async fn passes(link: &mut tokio::sync::watch::Receiver<Link>) -> bool {
         .wait_for(|l| !matches!(l, Link::Held | Link::Frozen))
         .await
     {
-        Ok(l) => *l == Link::Up,
+        Ok(l) => matches!(*l, Link::Up | Link::Slow(_)),
         Err(_) => false,
     }
 }
 
+#[derive(PartialEq)]
+enum Direction {
+    ToServer,
+    ToClient,
+}
+
 /// Copies one direction of a proxied connection, holding each read back while the link is frozen
-/// and stopping when it goes down.
+/// (or, towards the client, slow) and stopping when it goes down.
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut link: tokio::sync::watch::Receiver<Link>,
+    direction: Direction,
 ) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut buf = vec![0; 64 * 1024];
@@ -474,6 +483,13 @@ async fn pump(
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
+        let slow = match *link.borrow() {
+            Link::Slow(delay) if direction == Direction::ToClient => Some(delay),
+            _ => None,
+        };
+        if let Some(delay) = slow {
+            tokio::time::sleep(delay).await;
+        }
         if !passes(&mut link).await || to.write_all(&buf[..n]).await.is_err() {
             return;
         }
