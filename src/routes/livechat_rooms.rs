@@ -28,15 +28,36 @@ const FLUSH_BYTES: usize = 64 * 1024;
 
 /// The checks come in the contract's order: 401, 429, 400, 403. Every call the rate limiter
 /// counted carries its `X-RateLimit-*` headers, whatever the answer.
+///
+/// The work runs as a task of its own on the worker's thread. The database calls wake it a dozen
+/// times, and polled inside the connection's dispatcher each wake-up would also make the
+/// dispatcher try to parse a next request (callgrind: 5–7 % of a request's instructions). The
+/// future is boxed so that spawning moves a pointer, not the whole state machine. Should actix drop
+/// the request (its connection is torn down, or shutdown's grace has run out), the task is aborted
+/// with it; a panic in the task is a 500.
 pub async fn list_rooms(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let mut verdict = None;
-    let mut response = answer(&req, &state, &mut verdict)
-        .await
-        .unwrap_or_else(|err| err.error_response());
-    if let Some(verdict) = verdict {
-        rate_limit_headers(response.headers_mut(), &verdict);
+    let task = actix_web::rt::spawn(Box::pin(async move {
+        let mut verdict = None;
+        let mut response = answer(&req, &state, &mut verdict)
+            .await
+            .unwrap_or_else(|err| err.error_response());
+        if let Some(verdict) = verdict {
+            rate_limit_headers(response.headers_mut(), &verdict);
+        }
+        response
+    }));
+    let _abort = AbortOnDrop(task.abort_handle());
+    task.await
+        .unwrap_or_else(|err| ApiError::Internal(Box::new(err)).error_response())
+}
+
+/// Aborts a request's task when the request is dropped before it has its answer.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
-    response
 }
 
 async fn answer(
