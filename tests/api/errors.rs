@@ -289,15 +289,12 @@ async fn an_unreachable_database_is_503_and_says_nothing_more() {
 
 #[tokio::test]
 async fn the_service_answers_again_once_the_database_is_back() {
-    let loaded = spawn_app().await;
-    let database = FlakyDatabase::start(Link::Down, loaded.db.name()).await;
-    let app = spawn_app_with(
-        &database.url,
+    let (app, database) = spawn_app_behind_proxy(
+        Link::Down,
         &[
             ("QUERY_TIMEOUT_MS", "3000"),
             ("SERVER_SELECTION_TIMEOUT_MS", "500"),
         ],
-        TestDb::Existing(loaded.db.name().to_owned()),
     )
     .await;
     app.get_rooms("", MANAGER).await.assert_error(

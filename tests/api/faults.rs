@@ -40,15 +40,12 @@ async fn with_no_server_to_reach_the_503_comes_before_the_query_timeout() {
 
 #[tokio::test]
 async fn a_frozen_server_gets_a_503_within_the_query_timeout_and_its_margin() {
-    let loaded = spawn_app().await;
-    let database = FlakyDatabase::start(Link::Up, loaded.db.name()).await;
-    let app = spawn_app_with(
-        &database.url,
+    let (app, database) = spawn_app_behind_proxy(
+        Link::Up,
         &[
             ("QUERY_TIMEOUT_MS", "1000"),
             ("SERVER_SELECTION_TIMEOUT_MS", "30000"),
         ],
-        TestDb::Existing(loaded.db.name().to_owned()),
     )
     .await;
     app.get_rooms("count=1", MANAGER)
@@ -81,14 +78,7 @@ async fn a_frozen_server_gets_a_503_within_the_query_timeout_and_its_margin() {
 
 #[tokio::test]
 async fn a_page_sent_whole_gets_its_503_within_one_query_timeout_for_all_its_calls() {
-    let loaded = spawn_app().await;
-    let database = FlakyDatabase::start(Link::Up, loaded.db.name()).await;
-    let app = spawn_app_with(
-        &database.url,
-        &[("QUERY_TIMEOUT_MS", "1000")],
-        TestDb::Existing(loaded.db.name().to_owned()),
-    )
-    .await;
+    let (app, database) = spawn_app_behind_proxy(Link::Up, &[("QUERY_TIMEOUT_MS", "1000")]).await;
     // Permissions, settings and departments are held from here on.
     app.get_rooms("count=1", MANAGER)
         .await
@@ -162,17 +152,10 @@ async fn a_listing_of_several_cursor_batches_is_streamed_whole() {
 
 #[tokio::test]
 async fn a_database_failing_mid_body_ends_the_connection_before_the_json() {
-    let loaded = spawn_app().await;
+    let (app, database) = spawn_app_behind_proxy(Link::Up, &[("QUERY_TIMEOUT_MS", "2000")]).await;
     // 3 batches of 500 rooms of 8 KB: more than the socket buffers hold, so the service is still
     // reading batches when the client starts to read.
-    insert_rooms(&loaded, 1_500, 8 * 1024).await;
-    let database = FlakyDatabase::start(Link::Up, loaded.db.name()).await;
-    let app = spawn_app_with(
-        &database.url,
-        &[("QUERY_TIMEOUT_MS", "2000")],
-        TestDb::Existing(loaded.db.name().to_owned()),
-    )
-    .await;
+    insert_rooms(&app, 1_500, 8 * 1024).await;
     let response = app
         .client
         .get(format!("{}{ROOMS}?count=0&roomName=Bulk", app.address))

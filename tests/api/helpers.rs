@@ -167,6 +167,16 @@ pub enum TestDb {
     Existing(String),
 }
 
+/// The service against a fresh database holding the fixtures, read through a [`FlakyDatabase`]
+/// proxy that starts in `link`, with these environment variables set.
+pub async fn spawn_app_behind_proxy(link: Link, env: &[(&str, &str)]) -> (TestApp, FlakyDatabase) {
+    let loaded = spawn_app().await;
+    let name = loaded.db.name().to_owned();
+    let database = FlakyDatabase::start(link, &name).await;
+    let app = spawn_app_with(&database.url, env, TestDb::Existing(name)).await;
+    (app, database)
+}
+
 /// The service against a fresh database holding the fixtures.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&mongo_url(), &[], TestDb::Fixtures).await

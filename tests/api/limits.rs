@@ -175,15 +175,12 @@ async fn with_http_forwarded_count_the_client_comes_from_x_forwarded_for() {
 
 #[tokio::test]
 async fn past_max_in_flight_the_503_comes_at_once() {
-    let loaded = spawn_app().await;
-    let database = FlakyDatabase::start(Link::Held, loaded.db.name()).await;
-    let app = spawn_app_with(
-        &database.url,
+    let (app, database) = spawn_app_behind_proxy(
+        Link::Held,
         &[
             ("MAX_IN_FLIGHT", "1"),
             ("SERVER_SELECTION_TIMEOUT_MS", "30000"),
         ],
-        TestDb::Existing(loaded.db.name().to_owned()),
     )
     .await;
     let waiting = app.spawn_get_rooms("count=1", MANAGER);

@@ -36,14 +36,7 @@ async fn ready_is_503_when_the_database_is_unreachable() {
 
 #[tokio::test]
 async fn ready_is_503_when_the_database_hangs() {
-    let loaded = spawn_app().await;
-    let database = FlakyDatabase::start(Link::Held, loaded.db.name()).await;
-    let app = spawn_app_with(
-        &database.url,
-        &[],
-        TestDb::Existing(loaded.db.name().to_owned()),
-    )
-    .await;
+    let (app, _database) = spawn_app_behind_proxy(Link::Held, &[]).await;
     let reply = app.get("/ready", ANONYMOUS).await;
     assert_eq!(
         (reply.status, reply.body.as_str()),
