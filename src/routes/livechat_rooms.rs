@@ -25,6 +25,9 @@ use crate::state::AppState;
 const ROOMS_PER_CHUNK: usize = 256;
 /// A piece of the body is sent once it holds this much.
 const FLUSH_BYTES: usize = 64 * 1024;
+/// What the first piece's buffer starts with: a page of 25 typical rooms fits, and glibc takes it
+/// back without the `madvise` call that freeing a FLUSH_BYTES buffer cost every other request.
+const START_BYTES: usize = 16 * 1024;
 
 /// The checks come in the contract's order: 401, 429, 400, 403. Every call the rate limiter
 /// counted carries its `X-RateLimit-*` headers, whatever the answer.
@@ -147,7 +150,14 @@ impl RoomsBody {
     /// The next piece of the body: every room that has arrived (waiting for the next batch only
     /// when none has) up to [`FLUSH_BYTES`], and the end of the body once the cursor is done.
     async fn next_piece(&mut self) -> Result<Bytes, ApiError> {
-        let mut out = Vec::with_capacity(FLUSH_BYTES + FLUSH_BYTES / 4);
+        // The first piece is often the whole page; later ones are streamed in pieces of about
+        // FLUSH_BYTES.
+        let capacity = if self.sent == 0 {
+            START_BYTES
+        } else {
+            FLUSH_BYTES + FLUSH_BYTES / 4
+        };
+        let mut out = Vec::with_capacity(capacity);
         if self.sent == 0 {
             render::page_start(&mut out);
         }
