@@ -189,16 +189,21 @@ async fn start_binary_logged(
         .spawn()
         .expect("the binary starts");
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = loop {
-        let line = lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("the binary logs its port before exiting");
-        if let Some(port) = line.split("listening on port ").nth(1) {
-            break port.trim().parse::<u16>().unwrap();
+    let listening = async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("the binary logs its port before exiting");
+            if let Some(port) = line.split("listening on port ").nth(1) {
+                break port.trim().parse::<u16>().unwrap();
+            }
         }
     };
+    let port = tokio::time::timeout(std::time::Duration::from_secs(30), listening)
+        .await
+        .expect("the binary listens within 30 s");
     // Keep draining the log so the child never blocks on a full pipe.
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let kept = log.clone();
