@@ -69,7 +69,7 @@ impl DbShared {
 #[derive(Clone)]
 pub struct Db {
     database: Database,
-    users: Collection<Document>,
+    users: Collection<RawDocumentBuf>,
     permissions: Collection<Document>,
     settings: Collection<Document>,
     rooms: Collection<RawDocumentBuf>,
@@ -177,15 +177,13 @@ impl Db {
             .max_time(self.query_timeout())
             .into_future();
         let user = self.metrics().db_call("users.find_one", find).await?;
-        Ok(user.map(|user| {
-            user.get_array("roles")
-                .map(|roles| {
-                    roles
-                        .iter()
-                        .filter_map(|r| r.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
+        // Read from the raw reply: roles that are not strings, or unreadable, grant nothing.
+        Ok(user.map(|user| match user.get_array("roles") {
+            Ok(roles) => roles
+                .into_iter()
+                .filter_map(|r| r.ok()?.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
         }))
     }
 
