@@ -188,8 +188,8 @@ impl RoomsBody {
                 break;
             };
             let departments = self.state.departments().await?;
+            let department_of = |id: &str| departments.get(id).map(|d| d.as_ref());
             for room in batch {
-                let department_of = |id: &str| departments.get(id).map(|d| d.as_ref());
                 render::room(&mut out, self.sent == 0, &room?, department_of)?;
                 self.sent += 1;
             }
