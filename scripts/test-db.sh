@@ -45,7 +45,10 @@ ensure_mongoeco() {
   local mirror
   mirror=$(awk '/^URIs:/ && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
   [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-  [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
+  if [ -z "$mirror" ]; then
+    echo "no Debian mirror found in apt's sources (/etc/apt/sources.list.d/*.sources or /etc/apt/sources.list)" >&2
+    return 1
+  fi
   rm -rf "$MONGOECO_ROOT"
   mkdir -p "$MONGOECO_ROOT"
   debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates trixie \

@@ -1,5 +1,5 @@
 //! Authentication (Rocket.Chat's `X-User-Id` / `X-Auth-Token`, checked against the hashed resume
-//! tokens in `users`) and the permission rule of the rooms listing.
+//! tokens in `users`) and what the permissions grant a user's roles.
 
 use actix_web::HttpRequest;
 use base64::Engine as _;
@@ -8,7 +8,6 @@ use sha2::{Digest as _, Sha256};
 
 use crate::db::{Db, DbError};
 use crate::error::ApiError;
-use crate::rooms::RoomsQuery;
 
 /// May list every room.
 pub const VIEW_LIVECHAT_ROOMS: &str = "view-livechat-rooms";
@@ -109,21 +108,10 @@ impl AuthUser {
             }
         }
     }
-
-    /// The permission rule: everything with `view-livechat-rooms`; with `view-l-room` only a query
-    /// whose `agents` is the user alone.
-    pub fn authorize(&self, grants: &Grants, query: &RoomsQuery) -> Result<(), ApiError> {
-        if grants.view_all_rooms || (grants.view_own_rooms && query.is_only_agent(&self.id)) {
-            Ok(())
-        } else {
-            log::debug!("user {} may not list these rooms", self.id);
-            Err(ApiError::Forbidden)
-        }
-    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use mongodb::bson::doc;
 
@@ -136,7 +124,7 @@ mod tests {
         );
     }
 
-    fn grants(roles: &[&str]) -> Grants {
+    pub(crate) fn grants(roles: &[&str]) -> Grants {
         let permissions = Permissions(vec![
             doc! {"_id": VIEW_LIVECHAT_ROOMS, "roles": ["admin", "livechat-manager"]},
             doc! {"_id": VIEW_L_ROOM, "roles": ["livechat-agent"]},
@@ -178,26 +166,5 @@ mod tests {
             Permissions(Vec::new()).grants(&["admin".to_owned()]),
             Grants::default()
         );
-    }
-
-    #[test]
-    fn agents_may_list_only_their_own_rooms() {
-        let agent = AuthUser {
-            id: "u1".into(),
-            roles: vec!["livechat-agent".into()],
-        };
-        let own = grants(&["livechat-agent"]);
-        let query = |q: &str| RoomsQuery::from_query_string(q).unwrap();
-        assert!(agent.authorize(&own, &query("agents[]=u1")).is_ok());
-        assert!(agent.authorize(&own, &query("agents=u1")).is_ok());
-        assert!(agent.authorize(&own, &query("agents[]=u2")).is_err());
-        assert!(agent.authorize(&own, &RoomsQuery::default()).is_err());
-        let manager = AuthUser {
-            id: "m".into(),
-            roles: vec!["admin".into()],
-        };
-        assert!(manager
-            .authorize(&grants(&["admin"]), &RoomsQuery::default())
-            .is_ok());
     }
 }

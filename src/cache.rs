@@ -4,9 +4,10 @@
 //! failing database) is read on the request's own path. A stale value is never served past
 //! `max_age`.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::db::DbError;
@@ -79,6 +80,54 @@ impl<T: Send + Sync + 'static> Cached<T> {
     }
 }
 
+/// One [`Cached`] value per key (a user, a list of agents), each held and refreshed as `Cached`
+/// holds its one. At most `capacity` keys are held; past that the table starts over, which costs
+/// the next requests a read each and never serves a value past its age.
+pub struct Keyed<T> {
+    name: &'static str,
+    max_age: Duration,
+    capacity: usize,
+    entries: Mutex<HashMap<String, Arc<Cached<T>>>>,
+}
+
+impl<T: Send + Sync + 'static> Keyed<T> {
+    pub fn new(name: &'static str, max_age: Duration, capacity: usize) -> Arc<Self> {
+        Arc::new(Keyed {
+            name,
+            max_age,
+            capacity: capacity.max(1),
+            entries: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The value held for `key` if it is young enough, else what `load` reads.
+    pub async fn get<F, Fut>(&self, key: &str, load: F) -> Result<Arc<T>, DbError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, DbError>> + 'static,
+    {
+        let entry = {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if !entries.contains_key(key) && entries.len() >= self.capacity {
+                entries.clear();
+            }
+            entries
+                .entry(key.to_owned())
+                .or_insert_with(|| Cached::new(self.name, self.max_age))
+                .clone()
+        };
+        entry.get(load).await
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +156,18 @@ mod tests {
         assert_eq!(*cache.get(counting_load(&reads)).await.unwrap(), 1);
         actix_web::rt::time::sleep(Duration::from_millis(25)).await;
         assert_eq!(*cache.get(counting_load(&reads)).await.unwrap(), 2);
+    }
+
+    #[actix_web::test]
+    async fn keys_are_held_apart_and_bounded_in_number() {
+        let keyed: Arc<Keyed<usize>> = Keyed::new("test", Duration::from_secs(60), 2);
+        let reads = Arc::new(AtomicUsize::new(0));
+        assert_eq!(*keyed.get("a", counting_load(&reads)).await.unwrap(), 1);
+        assert_eq!(*keyed.get("b", counting_load(&reads)).await.unwrap(), 2);
+        assert_eq!(*keyed.get("a", counting_load(&reads)).await.unwrap(), 1);
+        assert_eq!(*keyed.get("c", counting_load(&reads)).await.unwrap(), 3);
+        assert_eq!(keyed.len(), 1);
+        assert_eq!(*keyed.get("a", counting_load(&reads)).await.unwrap(), 4);
     }
 
     #[actix_web::test]

@@ -2,7 +2,6 @@
 //! `BIND_IP`, `PORT`); a bad value stops start-up with a message that names the variable.
 
 use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
 use std::time::Duration;
 
 pub const DEFAULT_MONGO_URL: &str = "mongodb://127.0.0.1:27017/rocketchat";
@@ -11,7 +10,10 @@ const DEFAULT_PORT: u16 = 3000;
 const DEFAULT_QUERY_TIMEOUT_MS: u64 = 10_000;
 const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 20;
 const DEFAULT_SERVER_SELECTION_TIMEOUT_MS: u64 = 500;
-const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+const DEFAULT_MAX_IN_FLIGHT: u64 = 64;
+/// The most a semaphore can count (tokio's `Semaphore::MAX_PERMITS`, `usize::MAX >> 3`), on any
+/// target this builds for.
+const MAX_PERMITS: u64 = (u32::MAX >> 3) as u64;
 /// The contract's bound on how stale permissions and department names may be.
 const MAX_CACHE_MAX_AGE_MS: u64 = 10_000;
 
@@ -41,6 +43,9 @@ pub struct Config {
     /// `HTTP_FORWARDED_COUNT` (Rocket.Chat's): with n > 0, the rate limiter's client address is
     /// the n-th entry from the right of `X-Forwarded-For` (default 0: `X-Real-IP`, else the peer).
     pub forwarded_count: usize,
+    /// `OMNICHANNEL_UNIT_RESTRICTIONS`: `auto` (default) restricts Enterprise monitors and agents
+    /// to their units wherever the data has units; `off` restricts nobody (Community behaviour).
+    pub unit_restrictions: bool,
 }
 
 // By hand: `MONGO_URL` may hold a password.
@@ -55,6 +60,7 @@ impl std::fmt::Debug for Config {
             .field("max_in_flight", &self.max_in_flight)
             .field("cache_max_age", &self.cache_max_age)
             .field("forwarded_count", &self.forwarded_count)
+            .field("unit_restrictions", &self.unit_restrictions)
             .finish_non_exhaustive()
     }
 }
@@ -73,42 +79,31 @@ impl Config {
 
     /// Reads the settings through `lookup` (the environment, or a map in tests). Empty counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        // Reads `var` as a `T` that passes `valid`, or its default when unset.
-        fn parsed<T: FromStr>(
-            value: Option<String>,
-            var: &'static str,
-            default: T,
-            valid: fn(&T) -> bool,
-            reason: &str,
-        ) -> Result<T, ConfigError> {
-            match value {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(valid)
-                    .ok_or_else(|| ConfigError {
-                        var,
-                        reason: reason.to_owned(),
-                    }),
-            }
-        }
-        let ip: IpAddr = parsed(
-            get("BIND_IP"),
-            "BIND_IP",
-            DEFAULT_BIND_IP,
-            |_| true,
-            "must be an IP address such as 0.0.0.0 or ::",
-        )?;
-        let port: u16 = parsed(
-            get("PORT"),
-            "PORT",
-            DEFAULT_PORT,
-            |_| true,
-            "must be a port number (0-65535)",
-        )?;
+        let get = |var: &str| lookup(var).filter(|v| !v.trim().is_empty());
+        // Reads `var` as a `T` that passes `valid`, or `default` when unset.
+        let parsed = |var: &'static str, default, valid: fn(&u64) -> bool, reason: &str| {
+            let Some(value) = get(var) else {
+                return Ok(default);
+            };
+            value
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(valid)
+                .ok_or_else(|| ConfigError {
+                    var,
+                    reason: reason.to_owned(),
+                })
+        };
+        let positive_ms = "must be a positive number of milliseconds";
+        let ip = match get("BIND_IP") {
+            None => DEFAULT_BIND_IP,
+            Some(v) => v.trim().parse().map_err(|_| ConfigError {
+                var: "BIND_IP",
+                reason: "must be an IP address such as 0.0.0.0 or ::".to_owned(),
+            })?,
+        };
+        let port = parsed("PORT", DEFAULT_PORT.into(), |&p| p <= u16::MAX.into(), "must be a port number (0-65535)")?;
         let mongo_url = get("MONGO_URL").unwrap_or_else(|| DEFAULT_MONGO_URL.to_owned());
         if !(mongo_url.starts_with("mongodb://") || mongo_url.starts_with("mongodb+srv://")) {
             return Err(ConfigError {
@@ -116,58 +111,33 @@ impl Config {
                 reason: "must start with mongodb:// or mongodb+srv://".to_owned(),
             });
         }
-        let timeout_ms: u64 = parsed(
-            get("QUERY_TIMEOUT_MS"),
-            "QUERY_TIMEOUT_MS",
-            DEFAULT_QUERY_TIMEOUT_MS,
-            |&t| t > 0,
-            "must be a positive number of milliseconds",
-        )?;
-        let shutdown_secs: u64 = parsed(
-            get("SHUTDOWN_TIMEOUT_SECS"),
-            "SHUTDOWN_TIMEOUT_SECS",
-            DEFAULT_SHUTDOWN_TIMEOUT_SECS,
-            |_| true,
-            "must be a whole number of seconds",
-        )?;
-        let selection_ms: u64 = parsed(
-            get("SERVER_SELECTION_TIMEOUT_MS"),
-            "SERVER_SELECTION_TIMEOUT_MS",
-            DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
-            |&t| t > 0,
-            "must be a positive number of milliseconds",
-        )?;
-        let max_in_flight: usize = parsed(
-            get("MAX_IN_FLIGHT"),
-            "MAX_IN_FLIGHT",
-            DEFAULT_MAX_IN_FLIGHT,
-            |&n| n > 0,
-            "must be a positive whole number",
-        )?;
-        let cache_ms: u64 = parsed(
-            get("CACHE_MAX_AGE_MS"),
-            "CACHE_MAX_AGE_MS",
-            MAX_CACHE_MAX_AGE_MS,
-            |&t| t > 0 && t <= MAX_CACHE_MAX_AGE_MS,
-            "must be a number of milliseconds from 1 to 10000",
-        )?;
-        let forwarded_count: usize = parsed(
-            get("HTTP_FORWARDED_COUNT"),
-            "HTTP_FORWARDED_COUNT",
-            0,
-            |_| true,
-            "must be a whole number",
-        )?;
+        let unit_restrictions = match get("OMNICHANNEL_UNIT_RESTRICTIONS").as_deref().map(str::trim) {
+            None | Some("auto") => true,
+            Some("off") => false,
+            Some(_) => {
+                return Err(ConfigError {
+                    var: "OMNICHANNEL_UNIT_RESTRICTIONS",
+                    reason: "must be auto or off".to_owned(),
+                })
+            }
+        };
+        let timeout_ms = parsed("QUERY_TIMEOUT_MS", DEFAULT_QUERY_TIMEOUT_MS, |&t| t > 0, positive_ms)?;
+        let shutdown_secs = parsed("SHUTDOWN_TIMEOUT_SECS", DEFAULT_SHUTDOWN_TIMEOUT_SECS, |_| true, "must be a whole number of seconds")?;
+        let selection_ms = parsed("SERVER_SELECTION_TIMEOUT_MS", DEFAULT_SERVER_SELECTION_TIMEOUT_MS, |&t| t > 0, positive_ms)?;
+        let max_in_flight = parsed("MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT, |&n| n > 0 && n <= MAX_PERMITS, "must be a positive whole number")?;
+        let cache_ms = parsed("CACHE_MAX_AGE_MS", MAX_CACHE_MAX_AGE_MS, |&t| t > 0 && t <= MAX_CACHE_MAX_AGE_MS, "must be a number of milliseconds from 1 to 10000")?;
+        let forwarded_count = parsed("HTTP_FORWARDED_COUNT", 0, |&n| n <= u32::MAX.into(), "must be a whole number")?;
         Ok(Config {
-            bind_addr: SocketAddr::new(ip, port),
+            bind_addr: SocketAddr::new(ip, port as u16),
             mongo_url,
             database: None,
             query_timeout: Duration::from_millis(timeout_ms),
             shutdown_timeout: Duration::from_secs(shutdown_secs),
             server_selection_timeout: Duration::from_millis(selection_ms),
-            max_in_flight,
+            max_in_flight: max_in_flight as usize,
             cache_max_age: Duration::from_millis(cache_ms),
-            forwarded_count,
+            forwarded_count: forwarded_count as usize,
+            unit_restrictions,
         })
     }
 }
@@ -196,6 +166,13 @@ mod tests {
         assert_eq!(s.max_in_flight, 64);
         assert_eq!(s.cache_max_age, Duration::from_secs(10));
         assert_eq!(s.forwarded_count, 0);
+        assert!(s.unit_restrictions);
+    }
+
+    #[test]
+    fn unit_restrictions_are_auto_or_off() {
+        assert!(settings(&[("OMNICHANNEL_UNIT_RESTRICTIONS", "auto")]).unwrap().unit_restrictions);
+        assert!(!settings(&[("OMNICHANNEL_UNIT_RESTRICTIONS", "off")]).unwrap().unit_restrictions);
     }
 
     #[test]
@@ -226,6 +203,8 @@ mod tests {
             ("MAX_IN_FLIGHT", "0"),
             ("CACHE_MAX_AGE_MS", "10001"),
             ("HTTP_FORWARDED_COUNT", "-1"),
+            ("OMNICHANNEL_UNIT_RESTRICTIONS", "on"),
+            ("MAX_IN_FLIGHT", "999999999999"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

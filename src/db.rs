@@ -4,16 +4,19 @@
 
 use std::collections::HashMap;
 use std::future::{Future, IntoFuture as _};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt as _;
-use mongodb::bson::{doc, rawdoc, Document, RawDocumentBuf};
+use mongodb::bson::{doc, rawdoc, Bson, Document, RawDocumentBuf};
+use mongodb::options::{ReadPreference, SelectionCriteria};
 use mongodb::{Collection, Database};
 use serde::de::DeserializeOwned;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::metrics::Metrics;
+use crate::rooms::indexes::IndexSpec;
+use crate::rooms::scope::UnitTree;
 
 /// The names of the collections read (never written).
 pub mod collection {
@@ -22,6 +25,8 @@ pub mod collection {
     pub const SETTINGS: &str = "rocketchat_settings";
     pub const ROOMS: &str = "rocketchat_room";
     pub const DEPARTMENTS: &str = "rocketchat_livechat_department";
+    pub const UNIT_MONITORS: &str = "rocketchat_livechat_unit_monitors";
+    pub const DEPARTMENT_AGENTS: &str = "rocketchat_livechat_department_agents";
 }
 
 /// What the service waits beyond `QUERY_TIMEOUT_MS` for the server's own `maxTimeMS` error before
@@ -32,6 +37,10 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 pub enum DbError {
     #[error(transparent)]
     Driver(#[from] mongodb::error::Error),
+    /// The listing's own `find` or `count` failed: a command error here is about the query built
+    /// from the request.
+    #[error("the listing's query failed: {0}")]
+    Listing(#[source] mongodb::error::Error),
     /// No answer within the query timeout and its margin (a frozen server, a lost network).
     #[error("no answer from the database within {0:?}")]
     Deadline(Duration),
@@ -40,15 +49,20 @@ pub enum DbError {
     Busy(usize),
 }
 
-/// Department names by id: `{_id, name}` in that order (without `name` when it has none).
-pub type DepartmentNames = HashMap<String, RawDocumentBuf>;
+/// What the departments collection holds, read at once: names to attach to rooms, and the units.
+#[derive(Debug, Default)]
+pub struct Departments {
+    /// By id: `{_id, name}` in that order (without `name` when it has none).
+    pub names: HashMap<String, RawDocumentBuf>,
+    pub units: Arc<UnitTree>,
+}
 
 /// What the handles of all HTTP workers share: the timeout, the metrics and the in-flight count.
 #[derive(Clone)]
 pub struct DbShared {
     query_timeout: Duration,
     metrics: Arc<Metrics>,
-    in_flight: Arc<AtomicUsize>,
+    in_flight: Arc<Semaphore>,
     max_in_flight: usize,
 }
 
@@ -57,7 +71,7 @@ impl DbShared {
         DbShared {
             query_timeout,
             metrics,
-            in_flight: Arc::new(AtomicUsize::new(0)),
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
             max_in_flight,
         }
     }
@@ -74,17 +88,13 @@ pub struct Db {
     settings: Collection<Document>,
     rooms: Collection<RawDocumentBuf>,
     departments: Collection<RawDocumentBuf>,
+    unit_monitors: Collection<Document>,
+    department_agents: Collection<Document>,
     shared: DbShared,
 }
 
 /// A place among the requests working against the database; given back when dropped.
-pub struct Admission(Arc<AtomicUsize>);
-
-impl Drop for Admission {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
+pub type Admission = OwnedSemaphorePermit;
 
 impl Db {
     pub fn new(database: &Database, shared: DbShared) -> Self {
@@ -95,6 +105,8 @@ impl Db {
             settings: database.collection(collection::SETTINGS),
             rooms: database.collection(collection::ROOMS),
             departments: database.collection(collection::DEPARTMENTS),
+            unit_monitors: database.collection(collection::UNIT_MONITORS),
+            department_agents: database.collection(collection::DEPARTMENT_AGENTS),
             shared,
         }
     }
@@ -114,13 +126,10 @@ impl Db {
     /// A place for one more request, or [`DbError::Busy`] at once when all are taken.
     pub fn admit(&self) -> Result<Admission, DbError> {
         let shared = &self.shared;
-        let before = shared.in_flight.fetch_add(1, Ordering::AcqRel);
-        let admission = Admission(shared.in_flight.clone());
-        if before >= shared.max_in_flight {
+        shared.in_flight.clone().try_acquire_owned().map_err(|_| {
             shared.metrics.request_shed();
-            return Err(DbError::Busy(shared.max_in_flight));
-        }
-        Ok(admission)
+            DbError::Busy(shared.max_in_flight)
+        })
     }
 
     /// Runs `work` (database calls and what lies between them) within the query timeout and its
@@ -161,7 +170,8 @@ impl Db {
     }
 
     /// The roles of the user with this id and hashed login token, `None` when there is no such
-    /// user or token.
+    /// user or token. Read from the primary when there is one, whatever `MONGO_URL`'s read
+    /// preference: a token written a moment ago is not yet on a lagging secondary.
     pub async fn user_roles(
         &self,
         user_id: &str,
@@ -175,6 +185,11 @@ impl Db {
             })
             .projection(doc! { "roles": 1 })
             .max_time(self.query_timeout())
+            .selection_criteria(SelectionCriteria::ReadPreference(
+                ReadPreference::PrimaryPreferred {
+                    options: Default::default(),
+                },
+            ))
             .into_future();
         let user = self.metrics().db_call("users.find_one", find).await?;
         // Read from the raw reply: roles that are not strings, or unreadable, grant nothing.
@@ -206,26 +221,133 @@ impl Db {
             .await
     }
 
-    /// Every department's `{_id, name}`. The pair is rebuilt here so its key order does not depend
-    /// on how a server orders an inclusion projection.
-    pub async fn department_names(&self) -> Result<DepartmentNames, DbError> {
+    /// Every department's `{_id, name}` and where it stands among the units. The pair is rebuilt
+    /// here so its key order does not depend on how a server orders an inclusion projection.
+    pub async fn departments(&self) -> Result<Departments, DbError> {
         let found = self
             .find_all(
                 "departments.find",
                 &self.departments,
                 Document::new(),
-                doc! { "name": 1 },
+                doc! { "name": 1, "type": 1, "ancestors": 1 },
             )
             .await?;
-        Ok(found
-            .into_iter()
-            .filter_map(|dept| {
-                let id = dept.get_str("_id").ok()?;
-                let mut pair = rawdoc! { "_id": id };
-                if let Ok(Some(name)) = dept.get("name") {
-                    pair.append("name", name.to_raw_bson());
+        let mut departments = Departments::default();
+        let mut units = UnitTree::default();
+        for dept in found {
+            let Ok(id) = dept.get_str("_id") else {
+                continue;
+            };
+            let mut pair = rawdoc! { "_id": id };
+            if let Ok(Some(name)) = dept.get("name") {
+                pair.append("name", name.to_raw_bson());
+            }
+            departments.names.insert(id.to_owned(), pair);
+            if dept.get_str("type") == Ok("u") {
+                units.has_units = true;
+                continue;
+            }
+            let ancestors = match dept.get_array("ancestors") {
+                Ok(ancestors) => ancestors
+                    .into_iter()
+                    .filter_map(|a| Some(a.ok()?.as_str()?.to_owned()))
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            units.departments.push((id.to_owned(), ancestors));
+        }
+        departments.units = Arc::new(units);
+        Ok(departments)
+    }
+
+    /// The units a restricted user may see (Rocket.Chat's `getUnitsFromUser`): those they
+    /// monitor, and the departments they serve as an agent.
+    pub async fn units_of_user(&self, user_id: &str) -> Result<Vec<String>, DbError> {
+        let (monitored, served) = futures::try_join!(
+            self.find_all(
+                "unit_monitors.find",
+                &self.unit_monitors,
+                doc! { "monitorId": user_id },
+                doc! { "unitId": 1 },
+            ),
+            self.find_all(
+                "department_agents.find",
+                &self.department_agents,
+                doc! { "agentId": user_id },
+                doc! { "departmentId": 1 },
+            ),
+        )?;
+        let mut units: Vec<String> = Vec::new();
+        let rows = monitored.iter().map(|m| m.get_str("unitId"));
+        for id in rows.chain(served.iter().map(|a| a.get_str("departmentId"))) {
+            if let Ok(id) = id {
+                if !units.iter().any(|u| u == id) {
+                    units.push(id.to_owned());
                 }
-                Some((id.to_owned(), pair))
+            }
+        }
+        Ok(units)
+    }
+
+    /// `agents` values as user ids: for each value, the `_id` of every user whose `_id` or
+    /// `username` it is (both indexed), or the value itself when it names no user. In the order
+    /// of the values, without repeats.
+    pub async fn agent_ids(&self, values: &[String]) -> Result<Vec<String>, DbError> {
+        let filter = doc! { "$or": [
+            { "_id": { "$in": values } },
+            { "username": { "$in": values } },
+        ] };
+        let find = async {
+            self.users
+                .clone_with_type::<Document>()
+                .find(filter)
+                .projection(doc! { "username": 1 })
+                .max_time(self.query_timeout())
+                .await?
+                .try_collect::<Vec<Document>>()
+                .await
+        };
+        let users = self.metrics().db_call("users.find", find).await?;
+        let mut ids: Vec<String> = Vec::new();
+        for value in values {
+            let named = users.iter().filter(|u| {
+                u.get_str("_id") == Ok(value.as_str()) || u.get_str("username") == Ok(value.as_str())
+            });
+            let mut found = false;
+            for id in named.filter_map(|u| u.get_str("_id").ok()) {
+                found = true;
+                if !ids.iter().any(|i| i == id) {
+                    ids.push(id.to_owned());
+                }
+            }
+            if !found && !ids.contains(value) {
+                ids.push(value.clone());
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The indexes of `rocketchat_room` (`listIndexes`; a collection has at most 64, so the first
+    /// batch holds them all), read as `MONGO_URL`'s read preference says (`run_command` alone
+    /// would read the primary).
+    pub async fn room_indexes(&self) -> Result<Vec<IndexSpec>, DbError> {
+        let mut list = self
+            .database
+            .run_command(doc! { "listIndexes": collection::ROOMS });
+        if let Some(criteria) = self.database.selection_criteria() {
+            list = list.selection_criteria(criteria.clone());
+        }
+        let list = list.into_future();
+        let reply = self.metrics().db_call("rooms.list_indexes", list).await?;
+        let batch = reply
+            .get_document("cursor")
+            .and_then(|c| c.get_array("firstBatch"))
+            .map_err(|e| mongodb::error::Error::custom(format!("listIndexes reply: {e}")))?;
+        Ok(batch
+            .iter()
+            .filter_map(|entry| match entry {
+                Bson::Document(entry) => IndexSpec::from_list_entry(entry),
+                _ => None,
             })
             .collect())
     }

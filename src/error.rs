@@ -1,29 +1,31 @@
 //! [`ApiError`]: every failure a request can end in, and the one place that picks its status and
-//! body; [`json`], the one way every JSON answer is built.
+//! body.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix_web::body::MessageBody;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use mongodb::error::ErrorKind;
 use serde::Serialize;
 
 use crate::db::DbError;
+use crate::response::json;
 use crate::rooms::ParamError;
 
-/// Server error codes that mean "this query cannot run" (the request's fault, not the database's):
-/// BadValue, FailedToParse, TypeMismatch, InvalidOptions, and the projection, sort and regex
-/// location codes MongoDB uses for paths and patterns it refuses.
-const REJECTED_CODES: [i32; 10] = [2, 9, 14, 72, 15974, 31249, 31250, 31254, 51091, 51108];
-
-/// Server error codes that mean "the database cannot answer now" rather than "the request is wrong":
-/// MaxTimeMSExpired, ExceededTimeLimit, NetworkTimeout, HostUnreachable, HostNotFound, shutdown and
-/// primary step-down/recovering states.
-const UNAVAILABLE_CODES: [i32; 12] = [
-    50, 262, 89, 6, 7, 91, 189, 11600, 11602, 13436, 10107, 13435,
+/// Server error codes that mean "the database cannot answer now" rather than "the request is
+/// wrong": timeouts (MaxTimeMSExpired, ExceededTimeLimit, NetworkTimeout), unreachable hosts and
+/// sockets, shutdown and interruption, primary step-down and recovering states, stale routing on a
+/// sharded cluster, lock and plan-killing contention, and the service's own account refused
+/// (Unauthorized, AuthenticationFailed: the operator's grant, not the client's query).
+const UNAVAILABLE_CODES: [i32; 27] = [
+    6, 7, 89, 9001, 50, 262, 91, 11600, 11601, 11602, 189, 10107, 13435, 13436, 10058, 133, 63,
+    150, 13388, 24, 46, 112, 175, 13, 18, 202, 279,
 ];
+
+/// The driver's text for a reply that is an error (`ok: 0`) but lacks the fields of one (nx-27017
+/// answers so for a query it refuses): a command error all the same, not an unreadable reply.
+const ERROR_REPLY_WITHOUT_CODE: &str = "error deserializing command error";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -61,25 +63,32 @@ pub enum ApiError {
 }
 
 impl From<DbError> for ApiError {
+    /// By what the failure means: the server unreachable, busy, shutting down or answering
+    /// unreadably is a 503; a command error for the listing's own find or count is the query built
+    /// from the request (400); anything else is a 500.
     fn from(err: DbError) -> Self {
-        let DbError::Driver(driver) = &err else {
-            return ApiError::DatabaseUnavailable(err);
+        let driver = match &err {
+            DbError::Driver(driver) | DbError::Listing(driver) => driver,
+            DbError::Deadline(_) | DbError::Busy(_) => return ApiError::DatabaseUnavailable(err),
         };
-        match driver.kind.as_ref() {
+        let refused = match driver.kind.as_ref() {
+            ErrorKind::Command(cmd) => !UNAVAILABLE_CODES.contains(&cmd.code),
+            ErrorKind::InvalidResponse { message, .. } => message.starts_with(ERROR_REPLY_WITHOUT_CODE),
             ErrorKind::Io(_)
             | ErrorKind::ServerSelection { .. }
             | ErrorKind::ConnectionPoolCleared { .. }
             | ErrorKind::DnsResolve { .. }
             | ErrorKind::Authentication { .. }
-            | ErrorKind::Shutdown => ApiError::DatabaseUnavailable(err),
-            ErrorKind::Command(cmd) if UNAVAILABLE_CODES.contains(&cmd.code) => {
-                ApiError::DatabaseUnavailable(err)
-            }
-            ErrorKind::Command(cmd) if REJECTED_CODES.contains(&cmd.code) => match err {
-                DbError::Driver(driver) => ApiError::RefusedByDatabase(driver),
-                _ => unreachable!("matched as a driver error above"),
-            },
-            _ => ApiError::Internal(Box::new(err)),
+            | ErrorKind::Shutdown
+            | ErrorKind::BsonDeserialization(_) => false,
+            _ => return ApiError::Internal(Box::new(err)),
+        };
+        match err {
+            DbError::Listing(driver) if refused => ApiError::RefusedByDatabase(driver),
+            // A refusal of a call the request did not shape (the user lookup, the settings) is
+            // the service's own fault.
+            _ if refused => ApiError::Internal(Box::new(err)),
+            _ => ApiError::DatabaseUnavailable(err),
         }
     }
 }
@@ -227,17 +236,10 @@ impl ResponseError for ApiError {
     }
 }
 
-/// A JSON response that no cache keeps: every JSON body this service answers with.
-pub fn json(status: StatusCode, body: impl MessageBody + 'static) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::body::MessageBody as _;
     use crate::rooms::JsonQueryParam;
 
     fn body(err: ApiError) -> (u16, String) {
@@ -283,21 +285,50 @@ mod tests {
         );
     }
 
+    fn command_error(code: i32) -> mongodb::error::Error {
+        serde_json::from_value::<mongodb::error::CommandError>(
+            serde_json::json!({"code": code, "codeName": "X", "errmsg": "secret detail"}),
+        )
+        .map(|cmd| mongodb::error::ErrorKind::Command(cmd).into())
+        .unwrap()
+    }
+
+    const REFUSED: &str = r#"{"success":false,"error":"The database refused the query"}"#;
+    const UNAVAILABLE: &str = r#"{"success":false,"error":"The database is unavailable"}"#;
+    const INTERNAL: &str = r#"{"success":false,"error":"Internal server error"}"#;
+
     #[test]
     fn a_query_the_database_refuses_is_a_400_without_its_text() {
-        let refused: mongodb::error::Error =
-            serde_json::from_value::<mongodb::error::CommandError>(
-                serde_json::json!({"code": 2, "codeName": "BadValue", "errmsg": "secret detail"}),
-            )
-            .map(|cmd| mongodb::error::ErrorKind::Command(cmd).into())
-            .unwrap();
-        assert_eq!(
-            body(ApiError::from(refused)),
-            (
-                400,
-                r#"{"success":false,"error":"The database refused the query"}"#.into()
-            )
-        );
+        // BadValue, InvalidBSON (a date MongoDB's test stand-ins cannot store), any code not known
+        // to mean unavailability.
+        for code in [2, 22, 31254, 99_999] {
+            assert_eq!(
+                body(DbError::Listing(command_error(code)).into()),
+                (400, REFUSED.into()),
+                "{code}"
+            );
+        }
+        // An error reply without a code, and an unreadable reply: the driver's InvalidResponse,
+        // which only the driver makes; tests/api/faults.rs sends both through the proxy.
+    }
+
+    #[test]
+    fn a_server_that_cannot_serve_now_is_a_503_for_the_listing_too() {
+        // MaxTimeMSExpired, ExceededTimeLimit, InterruptedAtShutdown, NotWritablePrimary,
+        // PrimarySteppedDown, ShutdownInProgress.
+        for code in [50, 262, 11600, 10107, 189, 91] {
+            assert_eq!(
+                body(DbError::Listing(command_error(code)).into()),
+                (503, UNAVAILABLE.into()),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refusal_of_a_call_the_request_did_not_shape_is_a_500() {
+        assert_eq!(body(ApiError::from(command_error(2))), (500, INTERNAL.into()));
+        assert_eq!(body(ApiError::from(command_error(50))), (503, UNAVAILABLE.into()));
     }
 
     #[test]

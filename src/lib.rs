@@ -2,14 +2,15 @@
 //!
 //! Floors, each module importing only from floors below its own (no cycle):
 //!
-//! 6. `startup`
-//! 5. `routes`
+//! 7. `startup`
+//! 6. `routes`
+//! 5. `guard`
 //! 4. `state`
 //! 3. `auth`
 //! 2. `cache`, `error`, `rooms::filter`, `rooms::repo`
-//! 1. `db`, `logging`, `rate_limit`, `render`, `rooms::query`
+//! 1. `db`, `logging`, `rate_limit`, `render`, `response`, `rooms::query`
 //! 0. `api_settings`, `config`, `conn_limits`, `fixtures`, `js`, `jsdate`, `metrics`, `openapi`,
-//!    `rooms::params`
+//!    `rooms::indexes`, `rooms::params`, `rooms::scope`
 
 /// Rocket.Chat's `API_*` settings this route obeys (pagination, rate limiter).
 pub mod api_settings;
@@ -23,8 +24,11 @@ pub mod config;
 pub mod conn_limits;
 /// The one handle on Rocket.Chat's database: collections, timeouts, metrics, admission.
 pub mod db;
-/// `ApiError`: every failure and its HTTP status and body; `json()`, every JSON answer.
+/// `ApiError`: every failure and its HTTP status and body.
 pub mod error;
+/// The preamble of every authenticated route: credentials, admission, user, permissions, rate
+/// limit, visibility scope.
+pub mod guard;
 /// Loads Extended JSON fixture files into a database (the demo and the tests).
 pub mod fixtures;
 /// JavaScript's rules for JSON text and numbers.
@@ -41,6 +45,8 @@ pub mod openapi;
 pub mod rate_limit;
 /// BSON → JSON as Rocket.Chat's Node.js server prints it.
 pub mod render;
+/// `json()`: every JSON answer.
+pub mod response;
 /// Query parameters → validated query → MongoDB filter → rooms.
 pub mod rooms;
 /// The HTTP routes.

@@ -17,7 +17,7 @@ const BUCKETS: [f64; 12] = [
 ];
 
 /// Requests the HTTP layer refused before routing (malformed, or over its size limits). Counted
-/// from the log records actix writes about them (see `main.rs`), so it is process-wide.
+/// from the log records actix writes about them (see `logging.rs`), so it is process-wide.
 pub static MALFORMED_REQUESTS: LazyLock<IntCounter> = LazyLock::new(|| {
     IntCounter::new(
         "malformed_requests_total",
@@ -37,6 +37,7 @@ pub struct Metrics {
     shed: IntCounter,
     rate_limited: IntCounter,
     bodies_cut: IntCounter,
+    listing_sorts: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -103,6 +104,19 @@ impl Metrics {
             "Listing bodies cut short because the database failed after the first bytes",
         )
         .expect("valid metric");
+        let listing_sorts = IntCounterVec::new(
+            Opts::new(
+                "listing_sorts_total",
+                "Listings sent to MongoDB, by how their sort is served: index_with_tie_breaker, \
+                 index (the sort alone, as Rocket.Chat's), blocking (no index: sorted in memory), \
+                 unknown (the index list could not be read)",
+            ),
+            &["served"],
+        )
+        .expect("valid metric");
+        for served in ["index_with_tie_breaker", "index", "blocking", "unknown"] {
+            listing_sorts.with_label_values(&[served]);
+        }
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -113,6 +127,7 @@ impl Metrics {
             Box::new(shed.clone()),
             Box::new(rate_limited.clone()),
             Box::new(bodies_cut.clone()),
+            Box::new(listing_sorts.clone()),
             Box::new(MALFORMED_REQUESTS.clone()),
         ] {
             registry
@@ -130,6 +145,7 @@ impl Metrics {
             shed,
             rate_limited,
             bodies_cut,
+            listing_sorts,
         }
     }
 
@@ -158,6 +174,11 @@ impl Metrics {
             self.db_errors.with_label_values(&[operation]).inc();
         }
         result
+    }
+
+    /// Counts one listing by how its sort is served (see [`crate::rooms::indexes::SortServed`]).
+    pub fn listing_sort(&self, served: &'static str) {
+        self.listing_sorts.with_label_values(&[served]).inc();
     }
 
     pub fn rooms_returned(&self, n: u64) {

@@ -1,6 +1,6 @@
-//! Rocket.Chat's REST rate limiter for this route: per client address, a window that starts with
-//! the client's first call and resets once the interval has passed; within it `calls` calls are
-//! allowed. Counters live in this process, as in Rocket.Chat.
+//! Rocket.Chat's REST rate limiter: per route and client address, a window that starts with the
+//! client's first call of that route and resets once the interval has passed; within it `calls`
+//! calls are allowed. Counters live in this process, as in Rocket.Chat.
 //!
 //! Memory is bounded: windows that have run out are dropped whenever the table reaches
 //! [`MAX_CLIENTS`]; if it is still full then, the oldest tenth of the windows (those nearest their
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::api_settings::RateLimit;
 
-/// The most client addresses with a window held at once.
+/// The most (route, client address) windows held at once.
 pub const MAX_CLIENTS: usize = 100_000;
 
 /// One call's standing: what the `X-RateLimit-*` headers say, and whether it may go on.
@@ -41,7 +41,7 @@ struct Window {
 }
 
 pub struct RateLimiter {
-    windows: Mutex<HashMap<String, Window>>,
+    windows: Mutex<HashMap<(&'static str, String), Window>>,
     max_clients: usize,
 }
 
@@ -59,13 +59,20 @@ impl RateLimiter {
         }
     }
 
-    /// Counts a call of `client` at `now` and says whether it is within the limit.
-    pub fn check(&self, client: &str, settings: &RateLimit, now: Instant) -> Verdict {
+    /// Counts a call of `route` by `client` at `now` and says whether it is within the limit.
+    pub fn check(
+        &self,
+        route: &'static str,
+        client: &str,
+        settings: &RateLimit,
+        now: Instant,
+    ) -> Verdict {
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if !windows.contains_key(client) && windows.len() >= self.max_clients {
+        let key = (route, client.to_owned());
+        if !windows.contains_key(&key) && windows.len() >= self.max_clients {
             make_room(&mut windows, settings.interval, now, self.max_clients);
         }
-        let window = windows.entry(client.to_owned()).or_insert(Window {
+        let window = windows.entry(key).or_insert(Window {
             started: now,
             calls: 0,
         });
@@ -93,7 +100,7 @@ impl RateLimiter {
 
 /// Drops the windows that have run out; if that frees nothing, the oldest tenth.
 fn make_room(
-    windows: &mut HashMap<String, Window>,
+    windows: &mut HashMap<(&'static str, String), Window>,
     interval: Duration,
     now: Instant,
     max_clients: usize,
@@ -135,6 +142,8 @@ pub fn client_address(
 mod tests {
     use super::*;
 
+    const R: &str = "/route";
+
     fn settings(calls: u64, interval_ms: u64) -> RateLimit {
         RateLimit {
             enabled: true,
@@ -150,7 +159,7 @@ mod tests {
         let s = settings(3, 60_000);
         let remaining: Vec<(bool, u64)> = (0..5)
             .map(|_| {
-                let v = limiter.check("a", &s, t0);
+                let v = limiter.check(R, "a", &s, t0);
                 (v.allowed, v.remaining)
             })
             .collect();
@@ -165,12 +174,12 @@ mod tests {
         let limiter = RateLimiter::default();
         let t0 = Instant::now();
         let s = settings(1, 1_000);
-        assert!(limiter.check("a", &s, t0).allowed);
-        let late = limiter.check("a", &s, t0 + Duration::from_millis(400));
+        assert!(limiter.check(R, "a", &s, t0).allowed);
+        let late = limiter.check(R, "a", &s, t0 + Duration::from_millis(400));
         assert!(!late.allowed);
         assert_eq!(late.reset_in, Duration::from_millis(600));
         assert_eq!(late.wait_seconds(), 1);
-        let next = limiter.check("a", &s, t0 + Duration::from_millis(1_000));
+        let next = limiter.check(R, "a", &s, t0 + Duration::from_millis(1_000));
         assert!(next.allowed);
         assert_eq!(next.reset_in, Duration::from_millis(1_000));
     }
@@ -180,9 +189,19 @@ mod tests {
         let limiter = RateLimiter::default();
         let t0 = Instant::now();
         let s = settings(1, 60_000);
-        assert!(limiter.check("a", &s, t0).allowed);
-        assert!(limiter.check("b", &s, t0).allowed);
-        assert!(!limiter.check("a", &s, t0).allowed);
+        assert!(limiter.check(R, "a", &s, t0).allowed);
+        assert!(limiter.check(R, "b", &s, t0).allowed);
+        assert!(!limiter.check(R, "a", &s, t0).allowed);
+    }
+
+    #[test]
+    fn routes_are_counted_apart() {
+        let limiter = RateLimiter::default();
+        let t0 = Instant::now();
+        let s = settings(1, 60_000);
+        assert!(limiter.check("/a", "c", &s, t0).allowed);
+        assert!(limiter.check("/b", "c", &s, t0).allowed);
+        assert!(!limiter.check("/a", "c", &s, t0).allowed);
     }
 
     #[test]
@@ -192,6 +211,7 @@ mod tests {
         let s = settings(1, 60_000);
         for i in 0..1_000 {
             limiter.check(
+                R,
                 &format!("10.0.{}.{}", i / 256, i % 256),
                 &s,
                 t0 + Duration::from_millis(i),
@@ -200,7 +220,7 @@ mod tests {
         }
         // Expired windows go first.
         let later = t0 + Duration::from_secs(120);
-        limiter.check("new", &s, later);
+        limiter.check(R, "new", &s, later);
         assert_eq!(limiter.clients(), 1);
     }
 

@@ -21,7 +21,7 @@ use crate::conn_limits::BoundedLines;
 use crate::db::{Db, DbShared};
 use crate::metrics::Metrics;
 use crate::routes;
-use crate::state::{AppState, ProcessState};
+use crate::state::{ProcessState, WorkerState};
 
 pub struct Application {
     port: u16,
@@ -47,7 +47,12 @@ impl Application {
         drop(Client::with_options(options.clone()).map_err(invalid_url)?);
         let metrics = Arc::new(Metrics::new());
         let shared = DbShared::new(config.query_timeout, config.max_in_flight, metrics.clone());
-        let process = ProcessState::new(config.cache_max_age, config.forwarded_count);
+        let process = ProcessState::new(
+            metrics.clone(),
+            config.cache_max_age,
+            config.forwarded_count,
+            config.unit_restrictions,
+        );
         let addr = config.bind_addr;
         let bind_error = |source| StartupError::Bind { addr, source };
         let listener = TcpListener::bind(addr).map_err(bind_error)?;
@@ -63,7 +68,7 @@ impl Application {
                 // Created here, on the worker's own thread (see `Db`).
                 let client = Client::with_options(options.clone())
                     .expect("the options were checked at start-up");
-                let state = AppState {
+                let state = WorkerState {
                     db: Db::new(&client.database(&name), shared.clone()),
                     process: process.clone(),
                 };
@@ -106,7 +111,7 @@ impl Application {
 
 /// The application of one HTTP worker: routes, metrics and the access log around them.
 fn app(
-    state: AppState,
+    state: WorkerState,
     metrics: Arc<Metrics>,
 ) -> App<
     impl ServiceFactory<

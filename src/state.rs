@@ -1,47 +1,77 @@
-//! [`AppState`]: what every request shares, built once at start-up: the database handle, the
-//! values read from Rocket.Chat's database and held in memory (each with its bound), and the rate
-//! limiter's counters.
+//! [`WorkerState`]: what one HTTP worker's requests share (its own database handle), and
+//! [`ProcessState`], what every worker shares: the metrics, the rate limiter's counters and the
+//! values read from Rocket.Chat's database and held in memory, each with its bound.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api_settings::{self, ApiSettings};
 use crate::auth::Permissions;
-use crate::cache::Cached;
-use crate::db::{Db, DbError, DepartmentNames};
+use crate::cache::{Cached, Keyed};
+use crate::db::{Db, DbError, Departments};
+use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
+use crate::rooms::indexes::IndexSpec;
+
+/// How long the index list of `rocketchat_room` is held (contract §4b: re-read at most every
+/// minute).
+pub const INDEXES_MAX_AGE: Duration = Duration::from_secs(60);
+/// Users (or agent lists) whose units or ids are held at once.
+const MAX_HELD_USERS: usize = 10_000;
 
 /// One HTTP worker's state: its own database handle, and what the whole process shares.
-pub struct AppState {
+pub struct WorkerState {
     pub db: Db,
     pub process: ProcessState,
 }
 
-/// What all HTTP workers share: the rate limiter's counters and the values held in memory.
+/// What all HTTP workers share.
 #[derive(Clone)]
 pub struct ProcessState {
+    pub metrics: Arc<Metrics>,
     /// `HTTP_FORWARDED_COUNT`, for the rate limiter's client address.
     pub forwarded_count: usize,
+    /// `OMNICHANNEL_UNIT_RESTRICTIONS` is not `off`: Enterprise unit restrictions apply where the
+    /// data has units.
+    pub unit_restrictions: bool,
     pub rate_limiter: Arc<RateLimiter>,
     settings: Arc<Cached<ApiSettings>>,
     permissions: Arc<Cached<Permissions>>,
-    departments: Arc<Cached<DepartmentNames>>,
+    departments: Arc<Cached<Departments>>,
+    /// `None` held: the list could not be read (said once at WARN).
+    indexes: Arc<Cached<Option<Vec<IndexSpec>>>>,
+    units_of_user: Arc<Keyed<Vec<String>>>,
+    agent_ids: Arc<Keyed<Vec<String>>>,
 }
 
 impl ProcessState {
-    /// `cache_max_age`: how old permissions and department names may be.
-    pub fn new(cache_max_age: Duration, forwarded_count: usize) -> Self {
+    /// `cache_max_age`: how old permissions, departments, units and agent ids may be.
+    pub fn new(
+        metrics: Arc<Metrics>,
+        cache_max_age: Duration,
+        forwarded_count: usize,
+        unit_restrictions: bool,
+    ) -> Self {
         ProcessState {
+            metrics,
             forwarded_count,
+            unit_restrictions,
             rate_limiter: Arc::new(RateLimiter::default()),
             settings: Cached::new("settings", api_settings::MAX_AGE),
             permissions: Cached::new("permissions", cache_max_age),
             departments: Cached::new("departments", cache_max_age),
+            indexes: Cached::new("indexes", INDEXES_MAX_AGE),
+            units_of_user: Keyed::new("units of a user", cache_max_age, MAX_HELD_USERS),
+            agent_ids: Keyed::new("agent ids", cache_max_age, MAX_HELD_USERS),
         }
     }
 }
 
-impl AppState {
+impl WorkerState {
+    pub fn metrics(&self) -> &Metrics {
+        &self.process.metrics
+    }
+
     pub async fn settings(&self) -> Result<Arc<ApiSettings>, DbError> {
         let db = self.db.clone();
         self.process
@@ -62,11 +92,57 @@ impl AppState {
             .await
     }
 
-    pub async fn departments(&self) -> Result<Arc<DepartmentNames>, DbError> {
+    pub async fn departments(&self) -> Result<Arc<Departments>, DbError> {
         let db = self.db.clone();
         self.process
             .departments
-            .get(move || async move { db.department_names().await })
+            .get(move || async move { db.departments().await })
             .await
+    }
+
+    /// The index list of `rocketchat_room`, `None` when it cannot be read (no `listIndexes`
+    /// privilege, an error): then sorts are sent as Rocket.Chat sends them.
+    pub async fn indexes(&self) -> Result<Arc<Option<Vec<IndexSpec>>>, DbError> {
+        let db = self.db.clone();
+        self.process
+            .indexes
+            .get(move || async move {
+                Ok(db.room_indexes().await.inspect_err(warn_once).ok())
+            })
+            .await
+    }
+
+    /// The units a restricted user may see (their monitor and agent rows).
+    pub async fn units_of_user(&self, user_id: &str) -> Result<Arc<Vec<String>>, DbError> {
+        let (db, id) = (self.db.clone(), user_id.to_owned());
+        self.process
+            .units_of_user
+            .get(user_id, move || async move { db.units_of_user(&id).await })
+            .await
+    }
+
+    /// `agents` values as user ids ([`Db::agent_ids`]).
+    pub async fn agent_ids(&self, values: &[String]) -> Result<Arc<Vec<String>>, DbError> {
+        let (db, owned) = (self.db.clone(), values.to_vec());
+        self.process
+            .agent_ids
+            .get(&values.join("\0"), move || async move {
+                db.agent_ids(&owned).await
+            })
+            .await
+    }
+}
+
+/// The first failure to read the index list is a WARN (the operator should grant `listIndexes`);
+/// later ones are DEBUG.
+fn warn_once(err: &DbError) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        log::debug!("cannot read the indexes of rocketchat_room: {err}");
+    } else {
+        log::warn!(
+            "cannot read the indexes of rocketchat_room ({err}): sorts are sent as Rocket.Chat \
+             sends them, without the _id tie-breaker; grant listIndexes on it"
+        );
     }
 }

@@ -1,22 +1,42 @@
-//! Pure translation of a [`RoomsQuery`] into what MongoDB is sent: the filter, the sort and the
-//! projection. No I/O here; the tests below are the main guard of the translation.
+//! Pure translation of a [`Listing`] into what MongoDB is sent: the filter, the requested sort and
+//! the projection. No I/O here; the tests below are the main guard of the translation.
 
 use mongodb::bson::{doc, Bson, Document};
 
 use super::query::{DateRange, Departments, Direction, LiteralPattern, RoomName, RoomsQuery};
+use super::scope::Scope;
+
+/// What one listing asks of MongoDB: the parsed query, its `agents` resolved to user ids, and the
+/// scope authorization gave the user. The find and the count are built from the same value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub query: RoomsQuery,
+    /// `agents` as user ids (§4): for each value the `_id` of the user whose `_id` or `username`
+    /// it is, or the value itself when it names no user.
+    pub agent_ids: Option<Vec<String>>,
+    pub scope: Scope,
+}
+
+impl Listing {
+    /// Every room the query matches, its `agents` taken as ids (tests, benchmarks).
+    pub fn unrestricted(query: RoomsQuery) -> Self {
+        Listing {
+            agent_ids: query.agents.clone(),
+            query,
+            scope: Scope::All,
+        }
+    }
+}
 
 /// The filter of the contract, built in its order: later keys overwrite earlier ones in place, as
-/// assignments to a JavaScript object do (so `queued` wins over `open` and `onhold`).
-pub fn to_filter(q: &RoomsQuery) -> Document {
+/// assignments to a JavaScript object do (so `queued` wins over `open` and `onhold`). The scope's
+/// clause comes first in `$and` (where Rocket.Chat puts it), beside the `customFields` clauses,
+/// never instead of them, so nothing a client sends widens it.
+pub fn to_filter(listing: &Listing) -> Document {
+    let q = &listing.query;
     let mut filter = doc! { "t": "l" };
-    if let Some(agents) = &q.agents {
-        filter.insert(
-            "$or",
-            vec![
-                doc! { "servedBy._id": { "$in": agents } },
-                doc! { "servedBy.username": { "$in": agents } },
-            ],
-        );
+    if let Some(ids) = &listing.agent_ids {
+        filter.insert("servedBy._id", doc! { "$in": ids });
     }
     match &q.room_name {
         Some(RoomName::Exact(name)) => {
@@ -76,27 +96,34 @@ pub fn to_filter(q: &RoomsQuery) -> Document {
     if let Some(units) = &q.units {
         filter.insert("departmentAncestors", doc! { "$in": units });
     }
+    if let Some(clause) = listing.scope.clause(q.units.as_deref()) {
+        let mut all = vec![Bson::Document(clause)];
+        if let Some(Bson::Array(clauses)) = filter.get_mut("$and") {
+            all.append(clauses);
+            *clauses = all;
+        } else {
+            filter.insert("$and", all);
+        }
+    }
     filter
 }
 
-/// The sort sent to MongoDB: the requested one (default `{"ts": -1}`), then `_id: 1` so that rooms
-/// with equal keys keep one order across pages.
-pub fn to_sort(q: &RoomsQuery) -> Document {
-    let mut sort = Document::new();
+/// The sort requested, as `(path, 1 or -1)`: `sort`'s keys in order, default `{"ts": -1}`. What is
+/// sent is decided from it and the indexes ([`super::indexes::plan_sort`]).
+pub fn requested_sort(q: &RoomsQuery) -> Vec<(String, i32)> {
     match &q.sort {
-        Some(spec) => {
-            for (key, dir) in &spec.0 {
-                sort.insert(key.as_str(), if *dir == Direction::Asc { 1 } else { -1 });
-            }
-        }
-        None => {
-            sort.insert("ts", -1);
-        }
+        Some(spec) => spec
+            .0
+            .iter()
+            .map(|(key, dir)| (key.clone(), if *dir == Direction::Asc { 1 } else { -1 }))
+            .collect(),
+        None => vec![("ts".to_owned(), -1)],
     }
-    if !sort.contains_key("_id") {
-        sort.insert("_id", 1);
-    }
-    sort
+}
+
+/// A sort as the document MongoDB takes.
+pub fn sort_document(sort: &[(String, i32)]) -> Document {
+    sort.iter().map(|(k, d)| (k.clone(), Bson::Int32(*d))).collect()
 }
 
 /// The projection from `fields`, if any.
@@ -131,7 +158,9 @@ mod tests {
     use mongodb::bson::DateTime;
 
     fn filter(query: &str) -> Document {
-        to_filter(&RoomsQuery::from_query_string(query).unwrap())
+        to_filter(&Listing::unrestricted(
+            RoomsQuery::from_query_string(query).unwrap(),
+        ))
     }
 
     fn ms(s: &str) -> DateTime {
@@ -148,10 +177,7 @@ mod tests {
             ("", doc! {"t": "l"}),
             (
                 "agents[]=a&agents[]=b",
-                doc! {"t": "l", "$or": [
-                    {"servedBy._id": {"$in": ["a", "b"]}},
-                    {"servedBy.username": {"$in": ["a", "b"]}},
-                ]},
+                doc! {"t": "l", "servedBy._id": {"$in": ["a", "b"]}},
             ),
             ("roomName=%22Ada%22", doc! {"t": "l", "fname": "Ada"}),
             (
@@ -231,7 +257,7 @@ mod tests {
             keys,
             [
                 "t",
-                "$or",
+                "servedBy._id",
                 "fname",
                 "departmentId",
                 "open",
@@ -258,18 +284,70 @@ mod tests {
     }
 
     #[test]
-    fn default_sort_is_newest_first_then_id() {
-        assert_eq!(to_sort(&RoomsQuery::default()), doc! {"ts": -1, "_id": 1});
+    fn agents_are_matched_by_their_resolved_ids_only() {
+        let mut listing = Listing::unrestricted(RoomsQuery::from_query_string("agents=ada").unwrap());
+        listing.agent_ids = Some(vec!["u1".into(), "ada".into()]);
+        assert_eq!(
+            to_filter(&listing),
+            doc! {"t": "l", "servedBy._id": {"$in": ["u1", "ada"]}}
+        );
+    }
+
+    fn restricted(query: &str) -> Document {
+        let tree = std::sync::Arc::new(super::super::scope::UnitTree {
+            has_units: true,
+            departments: vec![("d1".into(), vec!["u1".into()])],
+        });
+        let mut listing = Listing::unrestricted(RoomsQuery::from_query_string(query).unwrap());
+        listing.scope = Scope::Restricted {
+            units: std::sync::Arc::new(vec!["u1".into()]),
+            tree,
+        };
+        to_filter(&listing)
     }
 
     #[test]
-    fn requested_sort_gets_the_id_tie_breaker() {
-        let q = RoomsQuery::from_query_string(r#"sort={"open":-1,"fname":1}"#).unwrap();
-        assert_eq!(to_sort(&q), doc! {"open": -1, "fname": 1, "_id": 1});
-        let q = RoomsQuery::from_query_string(r#"sort={"_id":-1,"ts":1}"#).unwrap();
-        assert_eq!(to_sort(&q), doc! {"_id": -1, "ts": 1});
-        let q = RoomsQuery::from_query_string("sort={}").unwrap();
-        assert_eq!(to_sort(&q), doc! {"_id": 1});
+    fn the_scope_is_anded_with_every_clause_and_replaces_none() {
+        let scope = doc! {"$or": [
+            {"departmentAncestors": {"$in": ["u1"]}},
+            {"departmentId": {"$in": ["d1"]}},
+        ]};
+        assert_eq!(restricted(""), doc! {"t": "l", "$and": [scope.clone()]});
+        assert_eq!(
+            restricted("departmentId=d9"),
+            doc! {"t": "l", "departmentId": "d9", "$and": [scope.clone()]}
+        );
+        // customFields' clauses stay, after the scope's, in their place.
+        assert_eq!(
+            restricted(r#"customFields={"k":"v"}&units=u1"#),
+            doc! {"t": "l", "$and": [
+                scope.clone(),
+                {"livechatData.k": {"$regex": "v", "$options": "i"}},
+            ], "departmentAncestors": {"$in": ["u1"]}}
+        );
+        // A unit the user does not have narrows to nothing.
+        assert_eq!(
+            restricted("units=u2"),
+            doc! {"t": "l", "departmentAncestors": {"$in": ["u2"]}, "$and": [{"$or": [
+                {"departmentAncestors": {"$in": Vec::<String>::new()}},
+                {"departmentId": {"$in": Vec::<String>::new()}},
+            ]}]}
+        );
+    }
+
+    #[test]
+    fn the_requested_sort_is_the_default_or_the_keys_in_order() {
+        let sort = |q: &str| requested_sort(&RoomsQuery::from_query_string(q).unwrap());
+        assert_eq!(sort(""), [("ts".to_owned(), -1)]);
+        assert_eq!(
+            sort(r#"sort={"open":-1,"fname":1}"#),
+            [("open".to_owned(), -1), ("fname".to_owned(), 1)]
+        );
+        assert_eq!(sort("sort={}"), []);
+        assert_eq!(
+            sort_document(&sort(r#"sort={"open":-1,"fname":1}"#)),
+            doc! {"open": -1, "fname": 1}
+        );
     }
 
     #[test]

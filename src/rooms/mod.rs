@@ -14,13 +14,16 @@
 //! | `onhold`, `queued` | `t`/`true`/`1` | on hold; queued (open, unserved, not on hold). `queued` wins |
 //! | `units` | array of strings | `departmentAncestors` holds one of these |
 //! | `offset`, `count` | integer ≥ 0 | page; `count` is bounded by the `API_*` settings |
-//! | `sort` | JSON `{path: 1 or -1}` | default `{"ts": -1}`; `_id: 1` is always the last key |
+//! | `sort` | JSON `{path: 1 or -1}` | default `{"ts": -1}`; `_id: 1` added where it is free (§4b) |
 //! | `fields` | JSON `{path: 0 or 1}` | projection |
 
 pub mod filter;
+pub mod indexes;
 pub mod params;
 pub mod query;
 pub mod repo;
+pub mod scope;
 
+pub use filter::Listing;
 pub use params::RawRoomsParams;
 pub use query::{JsonQueryParam, ParamError, RoomsQuery};

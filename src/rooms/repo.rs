@@ -6,48 +6,61 @@ use std::future::IntoFuture as _;
 use mongodb::bson::RawDocumentBuf;
 use mongodb::Cursor;
 
-use super::{filter, RoomsQuery};
+use super::indexes::{self, IndexSpec, SortServed};
+use super::{filter, Listing};
 use crate::db::{Db, DbError};
 
 /// Rooms per cursor batch: bounds what a listing holds at once (a batch of large rooms is a few
 /// MB) while a page of up to this many rooms still arrives in one round trip.
 pub const BATCH_SIZE: u32 = 500;
 
-/// `find` with the query's filter, sort, `skip` = offset, projection and `limit` (`None`: no
-/// limit): the cursor, with its first batch.
+/// `find` with the listing's filter, the sort [`indexes::plan_sort`] picks on `indexes`, `skip` =
+/// offset, projection and `limit` (`None`: no limit; then a sort no index serves may use the
+/// disk): the cursor, with its first batch, and how its sort is served.
 pub async fn find_page(
     db: &Db,
-    query: &RoomsQuery,
+    listing: &Listing,
     limit: Option<u64>,
-) -> Result<Cursor<RawDocumentBuf>, DbError> {
+    indexes: Option<&[IndexSpec]>,
+) -> Result<(Cursor<RawDocumentBuf>, SortServed), DbError> {
+    let query = &listing.query;
+    let filter = filter::to_filter(listing);
+    let plan = indexes::plan_sort(indexes, &filter, &filter::requested_sort(query));
     let mut find = db
         .rooms()
-        .find(filter::to_filter(query))
-        .sort(filter::to_sort(query))
+        .find(filter)
+        .sort(filter::sort_document(&plan.sort))
         .skip(query.offset)
         .batch_size(BATCH_SIZE)
         .max_time(db.query_timeout());
     if let Some(projection) = filter::to_projection(query) {
         find = find.projection(projection);
     }
-    if let Some(limit) = limit {
+    match limit {
         // Positive: a negative limit would mean "one batch only" to MongoDB.
-        find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
+        Some(limit) => find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX)),
+        None if plan.served == SortServed::Blocking => find = find.allow_disk_use(true),
+        None => {}
     }
-    Ok(db
+    let cursor = db
         .metrics()
         .db_call("rooms.find", find.into_future())
-        .await?)
+        .await
+        .map_err(DbError::Listing)?;
+    Ok((cursor, plan.served))
 }
 
-/// `countDocuments` with the query's filter: the listing's `total`.
-pub async fn count(db: &Db, query: &RoomsQuery) -> Result<u64, DbError> {
+/// `countDocuments` with the listing's filter: the listing's `total`.
+pub async fn count(db: &Db, listing: &Listing) -> Result<u64, DbError> {
     let count = db
         .rooms()
-        .count_documents(filter::to_filter(query))
+        .count_documents(filter::to_filter(listing))
         .max_time(db.query_timeout())
         .into_future();
-    Ok(db.metrics().db_call("rooms.count", count).await?)
+    db.metrics()
+        .db_call("rooms.count", count)
+        .await
+        .map_err(DbError::Listing)
 }
 
 /// The `total` a page already tells, once its cursor is done: a page that stopped short of its

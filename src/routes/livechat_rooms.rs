@@ -1,7 +1,6 @@
-//! `GET /api/v1/livechat/rooms`: authenticate, rate-limit, validate, authorize, then find, write the
-//! body while the rooms arrive, and count the matches when the page does not tell their number.
-
-use std::time::Instant;
+//! `GET /api/v1/livechat/rooms`: the guard (authenticate, admit, rate-limit, scope), the parameters,
+//! the listing's permission rule, then find, write the body while the rooms arrive, and count the
+//! matches when the page does not tell their number.
 
 use actix_web::body::BodyStream;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -13,13 +12,17 @@ use futures::{FutureExt as _, StreamExt as _};
 use mongodb::bson::RawDocumentBuf;
 use mongodb::Cursor;
 
-use crate::auth::{AuthUser, Credentials};
+use crate::auth::{AuthUser, Grants};
 use crate::db::{Admission, DbError};
-use crate::error::{json, ApiError};
-use crate::rate_limit::{self, Verdict};
+use crate::error::ApiError;
+use crate::guard::Guard;
+use crate::rate_limit::Verdict;
 use crate::render;
-use crate::rooms::{repo, RoomsQuery};
-use crate::state::AppState;
+use crate::response::json;
+use crate::rooms::{repo, Listing, RoomsQuery};
+use crate::state::WorkerState;
+
+use super::ROOMS_PATH;
 
 /// Rooms rendered from one poll of the cursor at most.
 const ROOMS_PER_CHUNK: usize = 256;
@@ -38,7 +41,7 @@ const START_BYTES: usize = 16 * 1024;
 /// future is boxed so that spawning moves a pointer, not the whole state machine. Should actix drop
 /// the request (its connection is torn down, or shutdown's grace has run out), the task is aborted
 /// with it; a panic in the task is a 500.
-pub async fn list_rooms(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn list_rooms(req: HttpRequest, state: web::Data<WorkerState>) -> HttpResponse {
     let task = actix_web::rt::spawn(Box::pin(async move {
         let mut verdict = None;
         let mut response = answer(&req, &state, &mut verdict)
@@ -63,53 +66,55 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The listing's permission rule (§3): everything with `view-livechat-rooms`; with `view-l-room`
+/// only a query whose `agents` is the user alone.
+fn may_list(user: &AuthUser, grants: &Grants, query: &RoomsQuery) -> Result<(), ApiError> {
+    if grants.view_all_rooms || (grants.view_own_rooms && query.is_only_agent(&user.id)) {
+        Ok(())
+    } else {
+        log::debug!("user {} may not list these rooms", user.id);
+        Err(ApiError::Forbidden)
+    }
+}
+
 async fn answer(
     req: &HttpRequest,
-    state: &web::Data<AppState>,
+    state: &web::Data<WorkerState>,
     verdict: &mut Option<Verdict>,
 ) -> Result<HttpResponse, ApiError> {
-    let credentials = Credentials::from_request(req)?;
-    let admission = state.db.admit()?;
     // The whole database part before the first byte is bounded as one: for a page that arrives
     // whole, that is every call the request makes.
     let (body, first) = state
         .db
         .deadline(async {
-            let (user, permissions, settings) = futures::try_join!(
-                AuthUser::authenticate(&state.db, credentials),
-                async { Ok(state.permissions().await?) },
-                async { Ok(state.settings().await?) },
-            )?;
-            let grants = permissions.grants(&user.roles);
-            if settings.rate_limit.enabled && !grants.bypass_rate_limit {
-                let limit = state.process.rate_limiter.check(
-                    &client_address(req, state.process.forwarded_count),
-                    &settings.rate_limit,
-                    Instant::now(),
-                );
-                *verdict = Some(limit);
-                if !limit.allowed {
-                    state.db.metrics().request_rate_limited();
-                    return Err(ApiError::TooManyRequests {
-                        wait_seconds: limit.wait_seconds(),
-                    });
-                }
-            }
+            let guard = Guard::check(req, state, ROOMS_PATH, verdict).await?;
             let query = RoomsQuery::from_query_string(req.query_string())?;
-            user.authorize(&grants, &query)?;
-            let limit = settings.pagination.limit(query.count);
-            let rooms = repo::find_page(&state.db, &query, limit).await?;
+            may_list(&guard.user, &guard.grants, &query)?;
+            let agent_ids = match &query.agents {
+                Some(values) => Some(state.agent_ids(values).await?.to_vec()),
+                None => None,
+            };
+            let limit = guard.settings.pagination.limit(query.count);
+            let listing = Listing {
+                query,
+                agent_ids,
+                scope: guard.scope,
+            };
+            let indexes = state.indexes().await?;
+            let (rooms, served) =
+                repo::find_page(&state.db, &listing, limit, indexes.as_deref()).await?;
+            state.metrics().listing_sort(served.label());
             let mut body = RoomsBody {
                 rooms: rooms.ready_chunks(ROOMS_PER_CHUNK),
                 state: state.clone(),
-                query,
+                listing,
                 limit,
                 sent: 0,
                 done: false,
-                _admission: admission,
+                _admission: guard.admission,
             };
             let first = body.next_piece().await?;
-            Ok((body, first))
+            Ok::<_, ApiError>((body, first))
         })
         .await?;
     if body.done {
@@ -124,7 +129,7 @@ async fn answer(
             // The status line is out: all that is left is to end the connection before the
             // JSON does, so no client takes a cut list for a whole one.
             log::error!("listing cut short after {} rooms: {err}", body.sent);
-            body.state.db.metrics().body_cut();
+            body.state.metrics().body_cut();
             body.done = true;
         });
         Some((piece, body))
@@ -137,9 +142,9 @@ async fn answer(
 /// the requests working against the database until it is done.
 struct RoomsBody {
     rooms: ReadyChunks<Cursor<RawDocumentBuf>>,
-    state: web::Data<AppState>,
+    state: web::Data<WorkerState>,
     /// For the count, when the page does not tell the total itself.
-    query: RoomsQuery,
+    listing: Listing,
     limit: Option<u64>,
     sent: u64,
     done: bool,
@@ -174,23 +179,24 @@ impl RoomsBody {
                 self.state.db.deadline(next).await?
             };
             let Some(batch) = batch else {
-                let offset = self.query.offset;
+                let offset = self.listing.query.offset;
                 let total = match repo::total_from_page(offset, self.limit, self.sent) {
                     Some(total) => total,
                     None => {
-                        let count = repo::count(&self.state.db, &self.query);
+                        let count = repo::count(&self.state.db, &self.listing);
                         self.state.db.deadline(count).await?
                     }
                 };
                 render::page_end(&mut out, self.sent, offset, total);
-                self.state.db.metrics().rooms_returned(self.sent);
+                self.state.metrics().rooms_returned(self.sent);
                 self.done = true;
                 break;
             };
             let departments = self.state.departments().await?;
-            let department_of = |id: &str| departments.get(id).map(|d| d.as_ref());
+            let department_of = |id: &str| departments.names.get(id).map(|d| d.as_ref());
             for room in batch {
-                render::room(&mut out, self.sent == 0, &room?, department_of)?;
+                let room = room.map_err(DbError::Listing)?;
+                render::room(&mut out, self.sent == 0, &room, department_of)?;
                 self.sent += 1;
             }
             if out.len() >= FLUSH_BYTES {
@@ -199,24 +205,6 @@ impl RoomsBody {
         }
         Ok(Bytes::from(out))
     }
-}
-
-/// The rate limiter's client address of this request (see [`rate_limit::client_address`]).
-fn client_address(req: &HttpRequest, forwarded_count: usize) -> String {
-    let joined = |name: &str| {
-        let values: Vec<&str> = req
-            .headers()
-            .get_all(name)
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        (!values.is_empty()).then(|| values.join(", "))
-    };
-    rate_limit::client_address(
-        joined("x-real-ip").as_deref(),
-        req.peer_addr().map(|addr| addr.ip()),
-        joined("x-forwarded-for").as_deref(),
-        forwarded_count,
-    )
 }
 
 fn rate_limit_headers(headers: &mut HeaderMap, verdict: &Verdict) {
@@ -230,5 +218,30 @@ fn rate_limit_headers(headers: &mut HeaderMap, verdict: &Verdict) {
         ("x-ratelimit-reset", reset_at.as_millis() as u64),
     ] {
         headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::tests::grants;
+
+    #[test]
+    fn agents_may_list_only_their_own_rooms() {
+        let agent = AuthUser {
+            id: "u1".into(),
+            roles: vec!["livechat-agent".into()],
+        };
+        let own = grants(&["livechat-agent"]);
+        let query = |q: &str| RoomsQuery::from_query_string(q).unwrap();
+        assert!(may_list(&agent, &own, &query("agents[]=u1")).is_ok());
+        assert!(may_list(&agent, &own, &query("agents=u1")).is_ok());
+        assert!(may_list(&agent, &own, &query("agents[]=u2")).is_err());
+        assert!(may_list(&agent, &own, &RoomsQuery::default()).is_err());
+        let manager = AuthUser {
+            id: "m".into(),
+            roles: vec!["admin".into()],
+        };
+        assert!(may_list(&manager, &grants(&["admin"]), &RoomsQuery::default()).is_ok());
     }
 }

@@ -7,8 +7,9 @@ use std::time::Duration;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 
-use crate::error::{json, ApiError};
-use crate::state::AppState;
+use crate::error::ApiError;
+use crate::response::json;
+use crate::state::WorkerState;
 
 mod livechat_rooms;
 
@@ -50,7 +51,7 @@ async fn health() -> HttpResponse {
 }
 
 /// Readiness: MongoDB answers a ping within [`READY_TIMEOUT`].
-async fn ready(state: web::Data<AppState>) -> HttpResponse {
+async fn ready(state: web::Data<WorkerState>) -> HttpResponse {
     let limit = READY_TIMEOUT.min(state.db.query_timeout());
     let failure = match actix_web::rt::time::timeout(limit, state.db.ping()).await {
         Ok(Ok(_)) => return json(StatusCode::OK, r#"{"status":"ok"}"#),
@@ -64,8 +65,8 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
     )
 }
 
-async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let mut response = json(StatusCode::OK, state.db.metrics().render());
+async fn metrics(state: web::Data<WorkerState>) -> HttpResponse {
+    let mut response = json(StatusCode::OK, state.metrics().render());
     // Prometheus's text format, not JSON; the rest of `json()` (no-store) stands.
     response.headers_mut().insert(
         header::CONTENT_TYPE,
