@@ -57,6 +57,9 @@ pub enum Existing {
     Replace,
     /// Leave it as it is and load nothing into it (`--if-empty`: safe to run on every start).
     Skip,
+    /// Insert the file's documents beside those already there (`--add`: a set that extends
+    /// another, such as `fixtures/enterprise`).
+    Add,
 }
 
 /// Loads every `*.json` file of `dir` into the collection named after it, in name order. Returns
@@ -86,7 +89,7 @@ pub async fn load_dir(
         let collection = db.collection::<Document>(&name);
         if existing == Existing::Replace {
             collection.drop().await?;
-        } else if collection.estimated_document_count().await? > 0 {
+        } else if existing != Existing::Add && collection.estimated_document_count().await? > 0 {
             if existing == Existing::Skip {
                 loaded.push((name, 0));
                 continue;

@@ -7,7 +7,7 @@
 //! 5. `guard`
 //! 4. `state`
 //! 3. `auth`
-//! 2. `cache`, `error`, `rooms::filter`, `rooms::repo`
+//! 2. `cache`, `error`, `index_advice`, `rooms::filter`, `rooms::repo`
 //! 1. `db`, `logging`, `rate_limit`, `render`, `response`, `rooms::query`
 //! 0. `api_settings`, `config`, `conn_limits`, `fixtures`, `js`, `jsdate`, `metrics`, `openapi`,
 //!    `rooms::indexes`, `rooms::params`, `rooms::scope`
@@ -26,6 +26,8 @@ pub mod conn_limits;
 pub mod db;
 /// `ApiError`: every failure and its HTTP status and body.
 pub mod error;
+/// `livechat-rooms indexes`: how the indexes serve the listings clients send.
+pub mod index_advice;
 /// The preamble of every authenticated route: credentials, admission, user, permissions, rate
 /// limit, visibility scope.
 pub mod guard;

@@ -1,17 +1,26 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use livechat_rooms::config::Config;
+use livechat_rooms::db::{collection::ROOMS, Db, DbShared};
+use livechat_rooms::index_advice;
+use livechat_rooms::metrics::Metrics;
+use mongodb::bson::doc;
 use livechat_rooms::fixtures::{self, Existing};
 use livechat_rooms::startup::Application;
 
 const USAGE: &str = "\
 usage: livechat-rooms                      serve (configured by environment variables)
        livechat-rooms health-check         exit 0 if the service on BIND_IP/PORT answers /health
-       livechat-rooms load-fixtures [DIR] [--replace | --if-empty]
+       livechat-rooms indexes [--create]   say how rocketchat_room's indexes serve the listings
+                                           clients send, and which recommended ones are missing;
+                                           with --create, create those (the only index it writes)
+       livechat-rooms load-fixtures [DIR] [--replace | --if-empty | --add]
                                            load DIR (default: fixtures) into MONGO_URL's database;
-                                           collections that hold documents are refused, replaced
-                                           or skipped";
+                                           collections that hold documents are refused, replaced,
+                                           skipped or added to";
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -21,6 +30,7 @@ async fn main() -> ExitCode {
         None => serve().await,
         Some("load-fixtures") => load_fixtures(&args[1..]).await,
         Some("health-check") => health_check(),
+        Some("indexes") => indexes(&args[1..]).await,
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -50,6 +60,8 @@ async fn load_fixtures(args: &[String]) -> Result<(), String> {
         Existing::Replace
     } else if args.iter().any(|a| a == "--if-empty") {
         Existing::Skip
+    } else if args.iter().any(|a| a == "--add") {
+        Existing::Add
     } else {
         Existing::Refuse
     };
@@ -67,6 +79,38 @@ async fn load_fixtures(args: &[String]) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     for (collection, n) in loaded {
         log::info!("loaded {n} documents into {}.{collection}", db.name());
+    }
+    Ok(())
+}
+
+/// The index report of `rocketchat_room`; with `--create`, the missing recommended indexes are
+/// created (the one write besides `load-fixtures`, and only when asked).
+async fn indexes(args: &[String]) -> Result<(), String> {
+    let create = match args {
+        [] => false,
+        [flag] if flag == "--create" => true,
+        _ => return Err(format!("indexes takes only --create\n{USAGE}")),
+    };
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let database = livechat_rooms::startup::connect(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let shared = DbShared::new(config.query_timeout, 1, Arc::new(Metrics::new()));
+    let found = Db::new(&database, shared)
+        .room_indexes()
+        .await
+        .map_err(|e| format!("cannot read the indexes of {ROOMS}: {e}"))?;
+    let (report, missing) = index_advice::report(&found);
+    print!("{report}");
+    if create && !missing.is_empty() {
+        let entries: Vec<_> = missing.iter().map(|i| i.to_create_entry()).collect();
+        database
+            .run_command(doc! { "createIndexes": ROOMS, "indexes": entries })
+            .await
+            .map_err(|e| format!("creating the indexes failed: {e}"))?;
+        for index in &missing {
+            println!("created {}", index.name);
+        }
     }
     Ok(())
 }

@@ -159,10 +159,15 @@ fn collect<'a>(filter: &'a Document, clauses: &mut Vec<(&'a str, &'a Bson)>) {
 }
 
 /// The one value a condition allows, if it allows one: a plain value (not a document, an array or
-/// a pattern) or `{$eq: value}`, optionally with `$exists: true`.
+/// a pattern), `{$eq: value}` or `{$in: [value]}` (MongoDB reads a one-value `$in` as `$eq`),
+/// optionally with `$exists: true`.
 fn point(condition: &Bson) -> Option<&Bson> {
     let plain = |v: &Bson| !matches!(v, Bson::Document(_) | Bson::Array(_) | Bson::RegularExpression(_));
     match condition {
+        Bson::Document(ops) if ops.len() == 1 && ops.contains_key("$in") => match ops.get("$in") {
+            Some(Bson::Array(values)) if values.len() == 1 && plain(&values[0]) => Some(&values[0]),
+            _ => None,
+        },
         Bson::Document(ops) => {
             let value = ops.get("$eq").filter(|v| plain(v))?;
             ops.iter()
@@ -410,6 +415,7 @@ mod tests {
         assert!(index.serves(&Filter::new(&doc! {"t": "l"}), &sort(&[("t", 1), ("ts", -1)])));
         // Not pinned: a range, a list, or no clause at all.
         assert!(!index.serves(&Filter::new(&doc! {"t": {"$in": ["l", "c"]}}), &sort(&[("ts", -1)])));
+        assert!(index.serves(&Filter::new(&doc! {"t": {"$in": ["l"]}}), &sort(&[("ts", -1)])));
         assert!(!index.serves(&Filter::new(&doc! {}), &sort(&[("ts", -1)])));
         // In the middle of an index, too; inside a top-level $and, too; never inside an $or.
         let middle = IndexSpec::new("d_t_ts", &[("servedBy._id", 1), ("departmentId", 1), ("ts", -1)], None);

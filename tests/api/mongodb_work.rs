@@ -297,3 +297,59 @@ async fn the_index_list_is_read_once_and_held() {
         .count();
     assert_eq!(lists, 1);
 }
+
+/// `livechat-rooms indexes` with these arguments against this test's database.
+async fn indexes_command(db: &Database, args: &[&str]) -> std::process::Output {
+    let url = mongo_url();
+    let (base, options) = url.split_once('?').unwrap_or((url.as_str(), ""));
+    let base = base.trim_end_matches('/');
+    let host_end = base["mongodb://".len()..]
+        .find('/')
+        .map_or(base.len(), |i| i + "mongodb://".len());
+    let url = format!("{}/{}?{options}", &base[..host_end], db.name());
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_livechat-rooms"))
+        .env_clear()
+        .env("MONGO_URL", url)
+        .arg("indexes")
+        .args(args)
+        .output()
+        .await
+        .expect("the binary runs")
+}
+
+#[tokio::test]
+async fn the_indexes_command_reports_and_creates_only_when_asked() {
+    if skipped_on_nx("the_indexes_command_reports_and_creates_only_when_asked") {
+        return;
+    }
+    let app = spawn_app().await;
+    create_indexes(&app.db, rocket_chat_indexes()).await;
+    let names = async || -> Vec<String> {
+        let mut names = app
+            .db
+            .collection::<Document>("rocketchat_room")
+            .list_index_names()
+            .await
+            .unwrap();
+        names.sort();
+        names
+    };
+    let before = names().await;
+    let report = indexes_command(&app.db, &[]).await;
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(report.status.success(), "{text}");
+    assert!(
+        text.contains(r#"default (newest first): { "ts": -1 } -> index ts_1"#),
+        "{text}"
+    );
+    assert!(text.contains("recommended indexes missing"), "{text}");
+    assert_eq!(names().await, before, "a report writes nothing");
+    let created = indexes_command(&app.db, &["--create"]).await;
+    assert!(created.status.success(), "{created:?}");
+    let after = names().await;
+    assert!(after.contains(&"livechat_rooms_ts_id".to_owned()), "{after:?}");
+    assert_eq!(after.len(), before.len() + 2, "{after:?}");
+    let again = indexes_command(&app.db, &[]).await;
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(text.contains("every recommended index is there"), "{text}");
+}
