@@ -3,6 +3,7 @@
 
 mod auth;
 mod deploy;
+mod enterprise;
 mod errors;
 mod faults;
 mod health;
