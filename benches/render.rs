@@ -8,7 +8,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use livechat_rooms::render;
-use livechat_rooms::rooms::indexes::{self, IndexSpec};
+use livechat_rooms::rooms::indexes::IndexSpec;
+use livechat_rooms::rooms::sort_plan;
 use livechat_rooms::rooms::{filter, Listing, RoomsQuery};
 use mongodb::bson::{doc, oid::ObjectId, DateTime, Document, RawDocument, RawDocumentBuf};
 
@@ -92,12 +93,16 @@ fn main() {
         IndexSpec::new("_id_", &[("_id", 1)], None),
         IndexSpec::new("ts_1", &[("ts", 1)], None),
         IndexSpec::new("t_1_ts_1", &[("t", 1), ("ts", 1)], None),
-        IndexSpec::new("departmentId_1_ts_1", &[("departmentId", 1), ("ts", 1)], Some(doc! {"t": "l"})),
+        IndexSpec::new(
+            "departmentId_1_ts_1",
+            &[("departmentId", 1), ("ts", 1)],
+            Some(doc! {"t": "l"}),
+        ),
     ];
     time("build filter + sort plan + projection", 20_000, || {
         let filter = filter::to_filter(black_box(&listing));
         let sort = filter::requested_sort(&listing.query);
-        let plan = indexes::plan_sort(Some(&rocket_chat), &filter, &sort);
+        let plan = sort_plan::plan_sort(Some(&rocket_chat), &filter, &sort);
         black_box((filter, plan, filter::to_projection(&listing.query)));
     });
 }

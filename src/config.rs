@@ -103,7 +103,12 @@ impl Config {
                 reason: "must be an IP address such as 0.0.0.0 or ::".to_owned(),
             })?,
         };
-        let port = parsed("PORT", DEFAULT_PORT.into(), |&p| p <= u16::MAX.into(), "must be a port number (0-65535)")?;
+        let port = parsed(
+            "PORT",
+            DEFAULT_PORT.into(),
+            |&p| p <= u16::MAX.into(),
+            "must be a port number (0-65535)",
+        )?;
         let mongo_url = get("MONGO_URL").unwrap_or_else(|| DEFAULT_MONGO_URL.to_owned());
         if !(mongo_url.starts_with("mongodb://") || mongo_url.starts_with("mongodb+srv://")) {
             return Err(ConfigError {
@@ -111,7 +116,10 @@ impl Config {
                 reason: "must start with mongodb:// or mongodb+srv://".to_owned(),
             });
         }
-        let unit_restrictions = match get("OMNICHANNEL_UNIT_RESTRICTIONS").as_deref().map(str::trim) {
+        let unit_restrictions = match get("OMNICHANNEL_UNIT_RESTRICTIONS")
+            .as_deref()
+            .map(str::trim)
+        {
             None | Some("auto") => true,
             Some("off") => false,
             Some(_) => {
@@ -121,12 +129,42 @@ impl Config {
                 })
             }
         };
-        let timeout_ms = parsed("QUERY_TIMEOUT_MS", DEFAULT_QUERY_TIMEOUT_MS, |&t| t > 0, positive_ms)?;
-        let shutdown_secs = parsed("SHUTDOWN_TIMEOUT_SECS", DEFAULT_SHUTDOWN_TIMEOUT_SECS, |_| true, "must be a whole number of seconds")?;
-        let selection_ms = parsed("SERVER_SELECTION_TIMEOUT_MS", DEFAULT_SERVER_SELECTION_TIMEOUT_MS, |&t| t > 0, positive_ms)?;
-        let max_in_flight = parsed("MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT, |&n| n > 0 && n <= MAX_PERMITS, "must be a positive whole number")?;
-        let cache_ms = parsed("CACHE_MAX_AGE_MS", MAX_CACHE_MAX_AGE_MS, |&t| t > 0 && t <= MAX_CACHE_MAX_AGE_MS, "must be a number of milliseconds from 1 to 10000")?;
-        let forwarded_count = parsed("HTTP_FORWARDED_COUNT", 0, |&n| n <= u32::MAX.into(), "must be a whole number")?;
+        let timeout_ms = parsed(
+            "QUERY_TIMEOUT_MS",
+            DEFAULT_QUERY_TIMEOUT_MS,
+            |&t| t > 0,
+            positive_ms,
+        )?;
+        let shutdown_secs = parsed(
+            "SHUTDOWN_TIMEOUT_SECS",
+            DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+            |_| true,
+            "must be a whole number of seconds",
+        )?;
+        let selection_ms = parsed(
+            "SERVER_SELECTION_TIMEOUT_MS",
+            DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
+            |&t| t > 0,
+            positive_ms,
+        )?;
+        let max_in_flight = parsed(
+            "MAX_IN_FLIGHT",
+            DEFAULT_MAX_IN_FLIGHT,
+            |&n| n > 0 && n <= MAX_PERMITS,
+            "must be a positive whole number",
+        )?;
+        let cache_ms = parsed(
+            "CACHE_MAX_AGE_MS",
+            MAX_CACHE_MAX_AGE_MS,
+            |&t| t > 0 && t <= MAX_CACHE_MAX_AGE_MS,
+            "must be a number of milliseconds from 1 to 10000",
+        )?;
+        let forwarded_count = parsed(
+            "HTTP_FORWARDED_COUNT",
+            0,
+            |&n| n <= u32::MAX.into(),
+            "must be a whole number",
+        )?;
         Ok(Config {
             bind_addr: SocketAddr::new(ip, port as u16),
             mongo_url,
@@ -171,8 +209,16 @@ mod tests {
 
     #[test]
     fn unit_restrictions_are_auto_or_off() {
-        assert!(settings(&[("OMNICHANNEL_UNIT_RESTRICTIONS", "auto")]).unwrap().unit_restrictions);
-        assert!(!settings(&[("OMNICHANNEL_UNIT_RESTRICTIONS", "off")]).unwrap().unit_restrictions);
+        assert!(
+            settings(&[("OMNICHANNEL_UNIT_RESTRICTIONS", "auto")])
+                .unwrap()
+                .unit_restrictions
+        );
+        assert!(
+            !settings(&[("OMNICHANNEL_UNIT_RESTRICTIONS", "off")])
+                .unwrap()
+                .unit_restrictions
+        );
     }
 
     #[test]

@@ -311,7 +311,8 @@ impl Db {
         let mut ids: Vec<String> = Vec::new();
         for value in values {
             let named = users.iter().filter(|u| {
-                u.get_str("_id") == Ok(value.as_str()) || u.get_str("username") == Ok(value.as_str())
+                u.get_str("_id") == Ok(value.as_str())
+                    || u.get_str("username") == Ok(value.as_str())
             });
             let mut found = false;
             for id in named.filter_map(|u| u.get_str("_id").ok()) {

@@ -73,7 +73,9 @@ impl From<DbError> for ApiError {
         };
         let refused = match driver.kind.as_ref() {
             ErrorKind::Command(cmd) => !UNAVAILABLE_CODES.contains(&cmd.code),
-            ErrorKind::InvalidResponse { message, .. } => message.starts_with(ERROR_REPLY_WITHOUT_CODE),
+            ErrorKind::InvalidResponse { message, .. } => {
+                message.starts_with(ERROR_REPLY_WITHOUT_CODE)
+            }
             ErrorKind::Io(_)
             | ErrorKind::ServerSelection { .. }
             | ErrorKind::ConnectionPoolCleared { .. }
@@ -239,8 +241,8 @@ impl ResponseError for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::body::MessageBody as _;
     use crate::rooms::JsonQueryParam;
+    use actix_web::body::MessageBody as _;
 
     fn body(err: ApiError) -> (u16, String) {
         let resp = err.error_response();
@@ -327,8 +329,14 @@ mod tests {
 
     #[test]
     fn a_refusal_of_a_call_the_request_did_not_shape_is_a_500() {
-        assert_eq!(body(ApiError::from(command_error(2))), (500, INTERNAL.into()));
-        assert_eq!(body(ApiError::from(command_error(50))), (503, UNAVAILABLE.into()));
+        assert_eq!(
+            body(ApiError::from(command_error(2))),
+            (500, INTERNAL.into())
+        );
+        assert_eq!(
+            body(ApiError::from(command_error(50))),
+            (503, UNAVAILABLE.into())
+        );
     }
 
     #[test]

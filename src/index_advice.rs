@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::rooms::indexes::{self, IndexSpec, SortServed};
+use crate::rooms::indexes::IndexSpec;
+use crate::rooms::sort_plan::{self, SortServed};
 use crate::rooms::{filter, Listing, RoomsQuery};
 
 /// The listings worth a look: the default, each sort the Current Chats page offers, and the
@@ -21,7 +22,10 @@ pub const LISTINGS: [(&str, &str); 12] = [
     ("one agent", "agents=x"),
     ("one tag", "tags=x"),
     ("open rooms", "open=true"),
-    ("changed since (updatedSince walk)", r#"sort={"_updatedAt":1}"#),
+    (
+        "changed since (updatedSince walk)",
+        r#"sort={"_updatedAt":1}"#,
+    ),
 ];
 
 /// The report, and the recommended indexes `indexes` lacks (by content, whatever their names).
@@ -32,27 +36,38 @@ pub fn report(indexes: &[IndexSpec]) -> (String, Vec<IndexSpec>) {
         let query = RoomsQuery::from_query_string(query).expect("the listings parse");
         let listing = Listing::unrestricted(query);
         let filter = filter::to_filter(&listing);
-        let plan = indexes::plan_sort(Some(indexes), &filter, &filter::requested_sort(&listing.query));
+        let plan = sort_plan::plan_sort(
+            Some(indexes),
+            &filter,
+            &filter::requested_sort(&listing.query),
+        );
         let sort = filter::sort_document(&plan.sort);
         let served = match (plan.served, &plan.index) {
             (SortServed::IndexWithTieBreaker, Some(index)) => {
                 format!("index {index}, with the _id tie-breaker")
             }
             (SortServed::Index, Some(index)) => {
-                format!("index {index} (no tie-breaker: rooms with equal keys may move between pages)")
+                format!(
+                    "index {index} (no tie-breaker: rooms with equal keys may move between pages)"
+                )
             }
-            _ => "BLOCKING SORT: no index serves it; MongoDB reads and sorts every match".to_owned(),
+            _ => {
+                "BLOCKING SORT: no index serves it; MongoDB reads and sorts every match".to_owned()
+            }
         };
         let _ = writeln!(out, "  {name}: {sort} -> {served}");
     }
-    let missing: Vec<IndexSpec> = indexes::recommended()
+    let missing: Vec<IndexSpec> = sort_plan::recommended()
         .into_iter()
-        .filter(|wanted| !indexes::has_equivalent(indexes, wanted))
+        .filter(|wanted| !sort_plan::has_equivalent(indexes, wanted))
         .collect();
     if missing.is_empty() {
         let _ = writeln!(out, "every recommended index is there");
     } else {
-        let _ = writeln!(out, "recommended indexes missing (`livechat-rooms indexes --create` creates them):");
+        let _ = writeln!(
+            out,
+            "recommended indexes missing (`livechat-rooms indexes --create` creates them):"
+        );
         for index in &missing {
             let _ = writeln!(out, "  {}", index.to_create_entry());
         }
@@ -69,19 +84,34 @@ mod tests {
         vec![
             IndexSpec::new("_id_", &[("_id", 1)], None),
             IndexSpec::new("t_1_ts_1", &[("t", 1), ("ts", 1)], None),
-            IndexSpec::new("departmentId_1_ts_1", &[("departmentId", 1), ("ts", 1)], Some(doc! {"t": "l"})),
+            IndexSpec::new(
+                "departmentId_1_ts_1",
+                &[("departmentId", 1), ("ts", 1)],
+                Some(doc! {"t": "l"}),
+            ),
         ]
     }
 
     #[test]
     fn the_report_says_how_each_listing_is_served_and_what_is_missing() {
         let (text, missing) = report(&rocket_chat());
-        assert!(text.contains(r#"default (newest first): { "ts": -1 } -> index t_1_ts_1 (no tie-breaker"#), "{text}");
-        assert!(text.contains(r#"one department: { "ts": -1 } -> index departmentId_1_ts_1"#), "{text}");
-        assert!(text.contains(r#"by name: { "fname": 1, "_id": 1 } -> BLOCKING SORT"#), "{text}");
-        assert_eq!(missing, indexes::recommended());
+        assert!(
+            text.contains(
+                r#"default (newest first): { "ts": -1 } -> index t_1_ts_1 (no tie-breaker"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"by department: { "departmentId": 1 } -> index departmentId_1_ts_1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"by name: { "fname": 1, "_id": 1 } -> BLOCKING SORT"#),
+            "{text}"
+        );
+        assert_eq!(missing, sort_plan::recommended());
         let mut all = rocket_chat();
-        all.extend(indexes::recommended());
+        all.extend(sort_plan::recommended());
         let (text, missing) = report(&all);
         assert!(missing.is_empty());
         assert!(text.contains(r#"default (newest first): { "ts": -1, "_id": 1 } -> index livechat_rooms_ts_id, with the _id tie-breaker"#), "{text}");

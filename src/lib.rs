@@ -4,13 +4,13 @@
 //!
 //! 7. `startup`
 //! 6. `routes`
-//! 5. `guard`
-//! 4. `state`
-//! 3. `auth`
-//! 2. `cache`, `error`, `index_advice`, `rooms::filter`, `rooms::repo`
-//! 1. `db`, `logging`, `rate_limit`, `render`, `response`, `rooms::query`
+//! 5. `guard`, `index_advice`, `rooms::repo`
+//! 4. `rooms::filter`, `state`
+//! 3. `auth`, `rooms::query`
+//! 2. `cache`, `error`, `rooms::values`
+//! 1. `db`, `logging`, `rate_limit`, `render`, `rooms::sort_plan`, `rooms::typing`
 //! 0. `api_settings`, `config`, `conn_limits`, `fixtures`, `js`, `jsdate`, `metrics`, `openapi`,
-//!    `rooms::indexes`, `rooms::params`, `rooms::scope`
+//!    `response`, `rooms::indexes`, `rooms::params`, `rooms::scope`
 
 /// Rocket.Chat's `API_*` settings this route obeys (pagination, rate limiter).
 pub mod api_settings;
@@ -26,13 +26,13 @@ pub mod conn_limits;
 pub mod db;
 /// `ApiError`: every failure and its HTTP status and body.
 pub mod error;
-/// `livechat-rooms indexes`: how the indexes serve the listings clients send.
-pub mod index_advice;
+/// Loads Extended JSON fixture files into a database (the demo and the tests).
+pub mod fixtures;
 /// The preamble of every authenticated route: credentials, admission, user, permissions, rate
 /// limit, visibility scope.
 pub mod guard;
-/// Loads Extended JSON fixture files into a database (the demo and the tests).
-pub mod fixtures;
+/// `livechat-rooms indexes`: how the indexes serve the listings clients send.
+pub mod index_advice;
 /// JavaScript's rules for JSON text and numbers.
 pub mod js;
 /// JavaScript's `Date.parse` and `Date.prototype.toJSON`.

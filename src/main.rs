@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use livechat_rooms::config::Config;
 use livechat_rooms::db::{collection::ROOMS, Db, DbShared};
+use livechat_rooms::fixtures::{self, Existing};
 use livechat_rooms::index_advice;
 use livechat_rooms::metrics::Metrics;
-use mongodb::bson::doc;
-use livechat_rooms::fixtures::{self, Existing};
 use livechat_rooms::startup::Application;
+use mongodb::bson::doc;
 
 const USAGE: &str = "\
 usage: livechat-rooms                      serve (configured by environment variables)

@@ -176,7 +176,7 @@ impl Metrics {
         result
     }
 
-    /// Counts one listing by how its sort is served (see [`crate::rooms::indexes::SortServed`]).
+    /// Counts one listing by how its sort is served (see [`crate::rooms::sort_plan::SortServed`]).
     pub fn listing_sort(&self, served: &'static str) {
         self.listing_sorts.with_label_values(&[served]).inc();
     }

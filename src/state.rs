@@ -106,9 +106,7 @@ impl WorkerState {
         let db = self.db.clone();
         self.process
             .indexes
-            .get(move || async move {
-                Ok(db.room_indexes().await.inspect_err(warn_once).ok())
-            })
+            .get(move || async move { Ok(db.room_indexes().await.inspect_err(warn_once).ok()) })
             .await
     }
 

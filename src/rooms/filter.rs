@@ -109,7 +109,7 @@ pub fn to_filter(listing: &Listing) -> Document {
 }
 
 /// The sort requested, as `(path, 1 or -1)`: `sort`'s keys in order, default `{"ts": -1}`. What is
-/// sent is decided from it and the indexes ([`super::indexes::plan_sort`]).
+/// sent is decided from it and the indexes ([`super::sort_plan::plan_sort`]).
 pub fn requested_sort(q: &RoomsQuery) -> Vec<(String, i32)> {
     match &q.sort {
         Some(spec) => spec
@@ -123,7 +123,9 @@ pub fn requested_sort(q: &RoomsQuery) -> Vec<(String, i32)> {
 
 /// A sort as the document MongoDB takes.
 pub fn sort_document(sort: &[(String, i32)]) -> Document {
-    sort.iter().map(|(k, d)| (k.clone(), Bson::Int32(*d))).collect()
+    sort.iter()
+        .map(|(k, d)| (k.clone(), Bson::Int32(*d)))
+        .collect()
 }
 
 /// The projection from `fields`, if any.
@@ -285,7 +287,8 @@ mod tests {
 
     #[test]
     fn agents_are_matched_by_their_resolved_ids_only() {
-        let mut listing = Listing::unrestricted(RoomsQuery::from_query_string("agents=ada").unwrap());
+        let mut listing =
+            Listing::unrestricted(RoomsQuery::from_query_string("agents=ada").unwrap());
         listing.agent_ids = Some(vec!["u1".into(), "ada".into()]);
         assert_eq!(
             to_filter(&listing),

@@ -23,6 +23,9 @@ pub mod params;
 pub mod query;
 pub mod repo;
 pub mod scope;
+pub mod sort_plan;
+pub mod typing;
+pub mod values;
 
 pub use filter::Listing;
 pub use params::RawRoomsParams;

@@ -6,7 +6,8 @@ use std::future::IntoFuture as _;
 use mongodb::bson::RawDocumentBuf;
 use mongodb::Cursor;
 
-use super::indexes::{self, IndexSpec, SortServed};
+use super::indexes::IndexSpec;
+use super::sort_plan::{self, SortServed};
 use super::{filter, Listing};
 use crate::db::{Db, DbError};
 
@@ -14,7 +15,7 @@ use crate::db::{Db, DbError};
 /// MB) while a page of up to this many rooms still arrives in one round trip.
 pub const BATCH_SIZE: u32 = 500;
 
-/// `find` with the listing's filter, the sort [`indexes::plan_sort`] picks on `indexes`, `skip` =
+/// `find` with the listing's filter, the sort [`sort_plan::plan_sort`] picks on `indexes`, `skip` =
 /// offset, projection and `limit` (`None`: no limit; then a sort no index serves may use the
 /// disk): the cursor, with its first batch, and how its sort is served.
 pub async fn find_page(
@@ -25,7 +26,7 @@ pub async fn find_page(
 ) -> Result<(Cursor<RawDocumentBuf>, SortServed), DbError> {
     let query = &listing.query;
     let filter = filter::to_filter(listing);
-    let plan = indexes::plan_sort(indexes, &filter, &filter::requested_sort(query));
+    let plan = sort_plan::plan_sort(indexes, &filter, &filter::requested_sort(query));
     let mut find = db
         .rooms()
         .find(filter)

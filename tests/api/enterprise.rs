@@ -76,7 +76,10 @@ async fn no_parameter_widens_the_restriction() {
     let rooms = app.db.collection::<Document>("rocketchat_room");
     for id in ["ee-01", "ee-04", "lc-01"] {
         rooms
-            .update_one(doc! {"_id": id}, doc! {"$set": {"livechatData": {"plan": "gold"}}})
+            .update_one(
+                doc! {"_id": id},
+                doc! {"$set": {"livechatData": {"plan": "gold"}}},
+            )
             .await
             .unwrap();
     }
@@ -93,7 +96,13 @@ async fn no_parameter_widens_the_restriction() {
         reply.assert_rooms(ids, 0, ids.len() as u64);
     }
     let reply = app
-        .get_rooms_with(&[("departmentId[]", "dep-west"), ("departmentId[]", "dep-east-b")], MONITOR_EAST)
+        .get_rooms_with(
+            &[
+                ("departmentId[]", "dep-west"),
+                ("departmentId[]", "dep-east-b"),
+            ],
+            MONITOR_EAST,
+        )
         .await;
     reply.assert_rooms(&["ee-02"], 0, 1);
 }
@@ -114,7 +123,12 @@ async fn a_monitor_without_units_sees_nothing() {
 #[tokio::test]
 async fn a_monitor_who_is_also_a_manager_or_an_admin_sees_every_room() {
     let app = spawn_enterprise_app().await;
-    set_roles(&app.db, "monitor-east-id", &["livechat-monitor", "livechat-manager"]).await;
+    set_roles(
+        &app.db,
+        "monitor-east-id",
+        &["livechat-monitor", "livechat-manager"],
+    )
+    .await;
     assert_eq!(app.get_rooms("count=1", MONITOR_EAST).await.page().2, 51);
     set_roles(&app.db, "monitor-all-id", &["livechat-monitor", "admin"]).await;
     assert_eq!(app.get_rooms("count=1", MONITOR_ALL).await.page().2, 51);
@@ -165,7 +179,11 @@ async fn a_pages_total_is_the_restricted_total_and_the_count_is_restricted() {
     assert_eq!(count.len(), 1);
     let pipeline = count[0].get_array("pipeline").unwrap();
     assert_eq!(
-        pipeline[0].as_document().unwrap().get_document("$match").unwrap(),
+        pipeline[0]
+            .as_document()
+            .unwrap()
+            .get_document("$match")
+            .unwrap(),
         &doc! {"t": "l", "$and": [restriction]}
     );
 }
@@ -195,7 +213,8 @@ async fn spawn_two_units() -> TestApp {
     .await;
     let ts = mongodb::bson::DateTime::from_millis(1_600_000_000_000);
     let room = |id: &str, dep: &str, unit: Option<&str>| {
-        let mut room = doc! {"_id": id, "t": "l", "fname": id, "ts": ts, "open": true, "departmentId": dep};
+        let mut room =
+            doc! {"_id": id, "t": "l", "fname": id, "ts": ts, "open": true, "departmentId": dep};
         if let Some(unit) = unit {
             room.insert("departmentAncestors", vec![unit]);
         }
@@ -237,9 +256,15 @@ async fn rocket_chats_monitor_cases_hold() {
     app.get_rooms("sort=%7B%22_id%22%3A1%7D", M2)
         .await
         .assert_rooms(&["R1", "R2"], 0, 2);
-    app.get_rooms("units[]=U1", M1).await.assert_rooms(&["R1"], 0, 1);
-    app.get_rooms("units[]=U2", M1).await.assert_rooms(NO_ROOMS, 0, 0);
-    app.get_rooms("units[]=U2", M2).await.assert_rooms(&["R2"], 0, 1);
+    app.get_rooms("units[]=U1", M1)
+        .await
+        .assert_rooms(&["R1"], 0, 1);
+    app.get_rooms("units[]=U2", M1)
+        .await
+        .assert_rooms(NO_ROOMS, 0, 0);
+    app.get_rooms("units[]=U2", M2)
+        .await
+        .assert_rooms(&["R2"], 0, 1);
     // 22-monitors.ts: a room of a department outside the monitor's unit is hidden.
     app.get_rooms("departmentId=D2", M1)
         .await

@@ -37,8 +37,7 @@ async fn create_indexes(db: &Database, indexes: Vec<Document>) {
 
 /// The service behind the proxy, on a database with these indexes on `rocketchat_room`.
 async fn spawn_with_indexes(indexes: Vec<Document>) -> (TestApp, FlakyDatabase) {
-    spawn_app_behind_proxy_after(Link::Up, &[], async |db| create_indexes(db, indexes).await)
-        .await
+    spawn_app_behind_proxy_after(Link::Up, &[], async |db| create_indexes(db, indexes).await).await
 }
 
 /// The one `find` on `rocketchat_room` the request sent.
@@ -65,7 +64,10 @@ async fn with_rocket_chats_indexes_the_default_listing_sends_the_sort_alone() {
     assert!(!find.contains_key("allowDiskUse"), "{find}");
     let metrics = app.get("/metrics", ANONYMOUS).await.body;
     assert_eq!(
-        metric(&metrics, r#"livechat_rooms_listing_sorts_total{served="index"}"#),
+        metric(
+            &metrics,
+            r#"livechat_rooms_listing_sorts_total{served="index"}"#
+        ),
         Some(1.0)
     );
 }
@@ -108,7 +110,10 @@ async fn with_no_index_on_ts_the_tie_breaker_is_added() {
     );
     let metrics = app.get("/metrics", ANONYMOUS).await.body;
     assert_eq!(
-        metric(&metrics, r#"livechat_rooms_listing_sorts_total{served="blocking"}"#),
+        metric(
+            &metrics,
+            r#"livechat_rooms_listing_sorts_total{served="blocking"}"#
+        ),
         Some(1.0)
     );
 }
@@ -132,7 +137,11 @@ async fn a_sort_no_index_serves_gets_the_tie_breaker_and_a_served_one_does_not()
             .get_rooms(&format!("count=3&sort={}{filter}", enc(sort)), MANAGER)
             .await;
         assert_eq!(reply.status, 200, "{}", reply.body);
-        assert_eq!(the_find(&database).get_document("sort").unwrap(), &sent, "{sort}");
+        assert_eq!(
+            the_find(&database).get_document("sort").unwrap(),
+            &sent,
+            "{sort}"
+        );
     }
 }
 
@@ -196,7 +205,10 @@ async fn agents_are_resolved_once_and_held() {
     let by_username = database
         .commands_on("find", "users")
         .into_iter()
-        .filter(|c| c.get_document("filter").is_ok_and(|f| f.contains_key("$or")))
+        .filter(|c| {
+            c.get_document("filter")
+                .is_ok_and(|f| f.contains_key("$or"))
+        })
         .count();
     assert_eq!(by_username, 1);
 }
@@ -272,7 +284,9 @@ async fn dates_javascript_reads_outside_years_1_to_9999_are_never_a_500() {
     ] {
         for param in ["createdAt", "closedAt"] {
             let value = format!(r#"{{"start":"{date}"}}"#);
-            let reply = app.get_rooms_with(&[(param, &value), ("count", "1")], MANAGER).await;
+            let reply = app
+                .get_rooms_with(&[(param, &value), ("count", "1")], MANAGER)
+                .await;
             // A real MongoDB stores and compares them (200); the test servers refuse them (400).
             assert!(
                 reply.status == 200 || (reply.status, reply.body.as_str()) == (400, REFUSED),
@@ -347,7 +361,10 @@ async fn the_indexes_command_reports_and_creates_only_when_asked() {
     let created = indexes_command(&app.db, &["--create"]).await;
     assert!(created.status.success(), "{created:?}");
     let after = names().await;
-    assert!(after.contains(&"livechat_rooms_ts_id".to_owned()), "{after:?}");
+    assert!(
+        after.contains(&"livechat_rooms_ts_id".to_owned()),
+        "{after:?}"
+    );
     assert_eq!(after.len(), before.len() + 2, "{after:?}");
     let again = indexes_command(&app.db, &[]).await;
     let text = String::from_utf8_lossy(&again.stdout);
