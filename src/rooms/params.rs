@@ -21,17 +21,6 @@ pub enum QsValue {
     Object,
 }
 
-impl QsValue {
-    /// JavaScript's `String(value)`, as Rocket.Chat interpolates a parameter into a message or test.
-    pub fn to_js_string(&self) -> String {
-        match self {
-            QsValue::Str(s) => s.clone(),
-            QsValue::Array(items) => items.join(","),
-            QsValue::Object => "[object Object]".to_owned(),
-        }
-    }
-}
-
 /// Every parameter the service reads, in the order they are checked (so the first error reported
 /// does not depend on the order of the query string).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,7 +57,7 @@ pub enum Kind {
 
 /// The one table of parameter names: each [`Param`] at its own index, with its query-string name
 /// (Rocket.Chat's) and its type.
-const TABLE: [(Param, &str, Kind); 15] = [
+const TABLE: [(Param, &str, Kind); Param::COUNT] = [
     (Param::Agents, "agents", Kind::List),
     (Param::DepartmentId, "departmentId", Kind::TextOrList),
     (Param::Open, "open", Kind::Text),
@@ -88,10 +77,17 @@ const TABLE: [(Param, &str, Kind); 15] = [
 
 impl Param {
     /// Every parameter, in checking order.
-    pub const ALL: [Param; 15] = {
-        let mut all = [Param::Agents; 15];
+    /// How many there are: the last variant's index, plus one (a variant added without updating
+    /// this leaves TABLE with more entries than its type: a compile error).
+    pub const COUNT: usize = Param::Queued as usize + 1;
+
+    /// Every parameter, in checking order. Building it checks, at compile time, that each
+    /// [`Param`] stands at its own index of the table.
+    pub const ALL: [Param; Param::COUNT] = {
+        let mut all = [Param::Agents; Param::COUNT];
         let mut i = 0;
         while i < TABLE.len() {
+            assert!(TABLE[i].0 as usize == i, "TABLE is in Param's order");
             all[i] = TABLE[i].0;
             i += 1;
         }
@@ -122,7 +118,7 @@ impl Param {
 /// The query string's values by parameter, each still raw. Unknown names are ignored.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RawRoomsParams {
-    values: [Option<QsValue>; 15],
+    values: [Option<QsValue>; Param::COUNT],
 }
 
 impl RawRoomsParams {
@@ -486,14 +482,5 @@ mod tests {
             assert_eq!(param.index(), i);
             assert_eq!(Param::from_name(param.name()), Some(*param));
         }
-    }
-
-    #[test]
-    fn js_string_of_values_follows_javascript() {
-        assert_eq!(
-            QsValue::Array(vec!["a".into(), "b".into()]).to_js_string(),
-            "a,b"
-        );
-        assert_eq!(QsValue::Object.to_js_string(), "[object Object]");
     }
 }

@@ -160,7 +160,7 @@ async fn permission_changes_apply_once_the_cache_bound_has_passed() {
     .await;
     app.get_rooms("count=1", MANAGER)
         .await
-        .assert_rooms(&["lc-43"], 0, 45);
+        .assert_rooms(&["lc-43"], 0, LIVECHAT_ROOMS);
     app.set_permission_roles("view-livechat-rooms", &["admin"])
         .await;
     wait_out_the_cache(200).await;

@@ -14,7 +14,6 @@ use serde_json::Value;
 
 pub use crate::proxy::{FlakyDatabase, Link};
 
-pub const DEFAULT_MONGO_URL: &str = "mongodb://127.0.0.1:27017";
 pub const ROOMS: &str = "/api/v1/livechat/rooms";
 
 /// `(X-User-Id, X-Auth-Token)` of the fixture users (see fixtures/README.md).
@@ -24,6 +23,9 @@ pub const PAT_USER: Creds = Some(("pat-user-id", "pat-token"));
 pub const AGENT: Creds = Some(("agent-1-id", "agent-token"));
 pub const PLAIN_USER: Creds = Some(("plain-user-id", "user-token"));
 pub const ANONYMOUS: Creds = None;
+/// The livechat rooms of `fixtures/rocketchat_room.json`: the total of an unfiltered listing. Tests
+/// that need other rooms insert them in their own database rather than grow the shared fixtures.
+pub const LIVECHAT_ROOMS: u64 = 45;
 /// An empty listing, for [`Reply::assert_rooms`].
 pub const NO_ROOMS: &[&str] = &[];
 
@@ -167,7 +169,7 @@ pub fn mongo_url() -> String {
     std::env::var("MONGO_URL")
         .ok()
         .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| DEFAULT_MONGO_URL.to_owned())
+        .unwrap_or_else(|| livechat_rooms::config::DEFAULT_MONGO_URL.to_owned())
 }
 
 /// Which database a test service reads.

@@ -49,7 +49,7 @@ async fn calls_over_the_limit_get_429_with_rocket_chats_body_and_headers() {
     let started = now_ms();
     for remaining in [2, 1, 0] {
         let reply = app.get_rooms("count=1", MANAGER).await;
-        reply.assert_rooms(&["lc-43"], 0, 45);
+        reply.assert_rooms(&["lc-43"], 0, LIVECHAT_ROOMS);
         let (limit, left, reset) = limit_headers(&reply).expect("X-RateLimit-* headers");
         assert_eq!((limit, left), (3, remaining));
         assert!(
@@ -95,7 +95,7 @@ async fn the_limit_comes_after_authentication_and_before_parameters_and_permissi
 async fn the_window_resets_after_the_interval() {
     let app = limited_app(1, 400).await;
     let first = app.get_rooms("count=1", MANAGER).await;
-    first.assert_rooms(&["lc-43"], 0, 45);
+    first.assert_rooms(&["lc-43"], 0, LIVECHAT_ROOMS);
     let reply = app.get_rooms("count=1", MANAGER).await;
     reply.assert_error(429, &too_many(1));
     let (_, _, reset) = limit_headers(&reply).unwrap();
@@ -104,7 +104,7 @@ async fn the_window_resets_after_the_interval() {
     assert!(wait <= 420, "{wait}");
     tokio::time::sleep(Duration::from_millis(wait)).await;
     let again = app.get_rooms("count=1", MANAGER).await;
-    again.assert_rooms(&["lc-43"], 0, 45);
+    again.assert_rooms(&["lc-43"], 0, LIVECHAT_ROOMS);
     assert_eq!(limit_headers(&again).map(|h| (h.0, h.1)), Some((1, 0)));
 }
 
@@ -112,7 +112,7 @@ async fn the_window_resets_after_the_interval() {
 async fn assert_never_limited(app: &TestApp, creds: Creds) {
     for _ in 0..3 {
         let reply = app.get_rooms("count=1", creds).await;
-        reply.assert_rooms(&["lc-43"], 0, 45);
+        reply.assert_rooms(&["lc-43"], 0, LIVECHAT_ROOMS);
         assert_eq!(limit_headers(&reply), None);
     }
 }
@@ -201,8 +201,11 @@ async fn past_max_in_flight_the_503_comes_at_once() {
         "{metrics}"
     );
     database.set(Link::Up);
-    waiting.await.unwrap().assert_rooms(&["lc-43"], 0, 45);
+    waiting
+        .await
+        .unwrap()
+        .assert_rooms(&["lc-43"], 0, LIVECHAT_ROOMS);
     app.get_rooms("count=1", MANAGER)
         .await
-        .assert_rooms(&["lc-43"], 0, 45);
+        .assert_rooms(&["lc-43"], 0, LIVECHAT_ROOMS);
 }

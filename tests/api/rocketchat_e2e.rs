@@ -70,7 +70,7 @@ async fn bad_parameters_are_rejected() {
 }
 
 /// Every livechat room of the fixtures, newest first (`ts` descending, then `_id`).
-const ALL_BY_NEWEST: [&str; 45] = [
+const ALL_BY_NEWEST: [&str; LIVECHAT_ROOMS as usize] = [
     "lc-43", "lc-44", "lc-41", "lc-42", "lc-39", "lc-40", "lc-37", "lc-38", "lc-35", "lc-36",
     "lc-33", "lc-34", "lc-31", "lc-32", "lc-29", "lc-30", "lc-27", "lc-28", "lc-25", "lc-26",
     "lc-23", "lc-24", "lc-21", "lc-22", "lc-19", "lc-20", "lc-17", "lc-18", "lc-15", "lc-16",
@@ -85,7 +85,7 @@ async fn an_array_of_rooms_when_there_are_no_parameters() {
     let app = spawn_app().await;
     let reply = app.get_rooms("", MANAGER).await;
     assert_eq!(reply.content_type, "application/json");
-    reply.assert_rooms(&ALL_BY_NEWEST, 0, 45);
+    reply.assert_rooms(&ALL_BY_NEWEST, 0, LIVECHAT_ROOMS);
 }
 
 #[tokio::test]

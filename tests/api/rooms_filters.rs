@@ -30,7 +30,7 @@ async fn no_parameters_list_every_livechat_room_and_nothing_else() {
     let app = spawn_app().await;
     app.get_rooms("", MANAGER)
         .await
-        .assert_rooms(&all_rooms_in_default_order(), 0, 45);
+        .assert_rooms(&all_rooms_in_default_order(), 0, LIVECHAT_ROOMS);
 }
 
 #[tokio::test]
@@ -112,7 +112,7 @@ async fn empty_room_name_adds_no_filter() {
     let app = spawn_app().await;
     assert_eq!(
         app.get_rooms("roomName=", MANAGER).await.page(),
-        (45, 0, 45)
+        (45, 0, LIVECHAT_ROOMS)
     );
 }
 
@@ -143,13 +143,13 @@ async fn empty_or_undefined_department_id_adds_no_filter() {
     let app = spawn_app().await;
     assert_eq!(
         app.get_rooms("departmentId=", MANAGER).await.page(),
-        (45, 0, 45)
+        (45, 0, LIVECHAT_ROOMS)
     );
     assert_eq!(
         app.get_rooms("departmentId=undefined", MANAGER)
             .await
             .page(),
-        (45, 0, 45)
+        (45, 0, LIVECHAT_ROOMS)
     );
 }
 
@@ -190,8 +190,14 @@ async fn open_false_lists_closed_rooms_not_on_hold() {
 #[tokio::test]
 async fn open_with_other_text_is_ignored() {
     let app = spawn_app().await;
-    assert_eq!(app.get_rooms("open=1", MANAGER).await.page(), (45, 0, 45));
-    assert_eq!(app.get_rooms("open=", MANAGER).await.page(), (45, 0, 45));
+    assert_eq!(
+        app.get_rooms("open=1", MANAGER).await.page(),
+        (45, 0, LIVECHAT_ROOMS)
+    );
+    assert_eq!(
+        app.get_rooms("open=", MANAGER).await.page(),
+        (45, 0, LIVECHAT_ROOMS)
+    );
 }
 
 #[tokio::test]
@@ -265,11 +271,11 @@ async fn empty_created_at_adds_no_filter() {
         app.get_rooms_with(&[("createdAt", "{}")], MANAGER)
             .await
             .page(),
-        (45, 0, 45)
+        (45, 0, LIVECHAT_ROOMS)
     );
     assert_eq!(
         app.get_rooms("createdAt=", MANAGER).await.page(),
-        (45, 0, 45)
+        (45, 0, LIVECHAT_ROOMS)
     );
 }
 
@@ -343,7 +349,7 @@ async fn empty_custom_fields_add_no_filter() {
         app.get_rooms_with(&[("customFields", "{}")], MANAGER)
             .await
             .page(),
-        (45, 0, 45)
+        (45, 0, LIVECHAT_ROOMS)
     );
 }
 
@@ -357,7 +363,7 @@ async fn onhold_lists_rooms_on_hold() {
     }
     assert_eq!(
         app.get_rooms("onhold=false", MANAGER).await.page(),
-        (45, 0, 45)
+        (45, 0, LIVECHAT_ROOMS)
     );
 }
 

@@ -16,26 +16,28 @@ async fn count_and_offset_select_a_page() {
     let all = all_rooms_in_default_order();
     app.get_rooms("count=5", MANAGER)
         .await
-        .assert_rooms(&page(&all, 0, 5), 0, 45);
+        .assert_rooms(&page(&all, 0, 5), 0, LIVECHAT_ROOMS);
     app.get_rooms("offset=3&count=2", MANAGER)
         .await
-        .assert_rooms(&page(&all, 3, 5), 3, 45);
+        .assert_rooms(&page(&all, 3, 5), 3, LIVECHAT_ROOMS);
     app.get_rooms("offset=44", MANAGER)
         .await
         .assert_rooms(&["lc-45"], 44, 45);
     app.get_rooms("offset=100", MANAGER)
         .await
-        .assert_rooms(NO_ROOMS, 100, 45);
-    app.get_rooms("offset=&count=", MANAGER)
-        .await
-        .assert_rooms(&page(&all, 0, 45), 0, 45);
+        .assert_rooms(NO_ROOMS, 100, LIVECHAT_ROOMS);
+    app.get_rooms("offset=&count=", MANAGER).await.assert_rooms(
+        &page(&all, 0, LIVECHAT_ROOMS as usize),
+        0,
+        LIVECHAT_ROOMS,
+    );
 }
 
 #[tokio::test]
 async fn paging_through_ties_returns_every_room_once() {
     let app = spawn_app().await;
     let mut seen = Vec::new();
-    for offset in (0..45).step_by(4) {
+    for offset in (0..LIVECHAT_ROOMS).step_by(4) {
         let reply = app
             .get_rooms(&format!("offset={offset}&count=4"), MANAGER)
             .await;
@@ -52,7 +54,7 @@ async fn count_above_the_upper_limit_is_capped() {
     let all = all_rooms_in_default_order();
     app.get_rooms("count=20", MANAGER)
         .await
-        .assert_rooms(&page(&all, 0, 7), 0, 45);
+        .assert_rooms(&page(&all, 0, 7), 0, LIVECHAT_ROOMS);
 }
 
 #[tokio::test]
@@ -62,7 +64,7 @@ async fn no_count_uses_the_default_count_setting() {
     let all = all_rooms_in_default_order();
     app.get_rooms("", MANAGER)
         .await
-        .assert_rooms(&page(&all, 0, 10), 0, 45);
+        .assert_rooms(&page(&all, 0, 10), 0, LIVECHAT_ROOMS);
 }
 
 #[tokio::test]
@@ -70,9 +72,11 @@ async fn count_zero_is_unlimited_when_infinite_count_is_allowed() {
     let app = spawn_app().await;
     app.set_setting("API_Upper_Count_Limit", 7).await;
     let all = all_rooms_in_default_order();
-    app.get_rooms("count=0", MANAGER)
-        .await
-        .assert_rooms(&page(&all, 0, 45), 0, 45);
+    app.get_rooms("count=0", MANAGER).await.assert_rooms(
+        &page(&all, 0, LIVECHAT_ROOMS as usize),
+        0,
+        LIVECHAT_ROOMS,
+    );
 }
 
 #[tokio::test]
@@ -83,7 +87,7 @@ async fn count_zero_is_the_default_when_infinite_count_is_not_allowed() {
     let all = all_rooms_in_default_order();
     app.get_rooms("count=0", MANAGER)
         .await
-        .assert_rooms(&page(&all, 0, 3), 0, 45);
+        .assert_rooms(&page(&all, 0, 3), 0, LIVECHAT_ROOMS);
 }
 
 #[tokio::test]
@@ -92,12 +96,14 @@ async fn settings_that_are_not_positive_fall_back_to_defaults() {
     app.set_setting("API_Default_Count", 0).await;
     app.set_setting("API_Upper_Count_Limit", -1).await;
     let all = all_rooms_in_default_order();
-    app.get_rooms("", MANAGER)
-        .await
-        .assert_rooms(&page(&all, 0, 45), 0, 45);
+    app.get_rooms("", MANAGER).await.assert_rooms(
+        &page(&all, 0, LIVECHAT_ROOMS as usize),
+        0,
+        LIVECHAT_ROOMS,
+    );
     app.get_rooms("count=2", MANAGER)
         .await
-        .assert_rooms(&page(&all, 0, 2), 0, 45);
+        .assert_rooms(&page(&all, 0, 2), 0, LIVECHAT_ROOMS);
 }
 
 #[tokio::test]
@@ -109,12 +115,16 @@ async fn missing_settings_use_rocket_chat_defaults() {
         .await
         .unwrap();
     let all = all_rooms_in_default_order();
-    app.get_rooms("", MANAGER)
-        .await
-        .assert_rooms(&page(&all, 0, 45), 0, 45);
-    app.get_rooms("count=101", MANAGER)
-        .await
-        .assert_rooms(&page(&all, 0, 45), 0, 45);
+    app.get_rooms("", MANAGER).await.assert_rooms(
+        &page(&all, 0, LIVECHAT_ROOMS as usize),
+        0,
+        LIVECHAT_ROOMS,
+    );
+    app.get_rooms("count=101", MANAGER).await.assert_rooms(
+        &page(&all, 0, LIVECHAT_ROOMS as usize),
+        0,
+        LIVECHAT_ROOMS,
+    );
 }
 
 #[tokio::test]
@@ -129,7 +139,7 @@ async fn sort_ascending_keeps_the_id_tie_breaker() {
             "lc-08", "lc-09", "lc-11", "lc-12", "lc-13",
         ],
         0,
-        45,
+        LIVECHAT_ROOMS,
     );
 }
 
@@ -138,7 +148,7 @@ async fn sort_on_id_replaces_the_tie_breaker() {
     let app = spawn_app().await;
     app.get_rooms_with(&[("sort", r#"{"_id":-1}"#), ("count", "3")], MANAGER)
         .await
-        .assert_rooms(&["lc-45", "lc-44", "lc-43"], 0, 45);
+        .assert_rooms(&["lc-45", "lc-44", "lc-43"], 0, LIVECHAT_ROOMS);
 }
 
 #[tokio::test]
@@ -146,7 +156,7 @@ async fn empty_sort_orders_by_id_alone() {
     let app = spawn_app().await;
     app.get_rooms_with(&[("sort", "{}"), ("count", "3")], MANAGER)
         .await
-        .assert_rooms(&["lc-01", "lc-02", "lc-03"], 0, 45);
+        .assert_rooms(&["lc-01", "lc-02", "lc-03"], 0, LIVECHAT_ROOMS);
 }
 
 #[tokio::test]
@@ -280,14 +290,14 @@ async fn count_and_offset_read_numbers_as_rocket_chat_8_does() {
         ("count=%206", 6),
         ("count=2.9", 2),
         ("count[]=3", 3),
-        ("count=", 45),
+        ("count=", LIVECHAT_ROOMS),
     ] {
         let reply = app.get_rooms(query, MANAGER).await;
         assert_eq!(reply.status, 200, "{query}: {}", reply.body);
-        assert_eq!(reply.page(), (count, 0, 45), "{query}");
+        assert_eq!(reply.page(), (count, 0, LIVECHAT_ROOMS), "{query}");
     }
     // Offsets too: 0x2 skips two rooms of the default order (lc-43, lc-44).
     app.get_rooms("offset=0x2&count=1", MANAGER)
         .await
-        .assert_rooms(&["lc-41"], 2, 45);
+        .assert_rooms(&["lc-41"], 2, LIVECHAT_ROOMS);
 }
