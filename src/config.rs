@@ -46,6 +46,9 @@ pub struct Config {
     /// `OMNICHANNEL_UNIT_RESTRICTIONS`: `auto` (default) restricts Enterprise monitors and agents
     /// to their units wherever the data has units; `off` restricts nobody (Community behaviour).
     pub unit_restrictions: bool,
+    /// `CURSOR_SECRET`: signs keyset cursors; give every instance the same one. Unset: a key
+    /// derived from the database's name, which instances of one database share.
+    pub cursor_secret: Option<String>,
 }
 
 // By hand: `MONGO_URL` may hold a password.
@@ -176,6 +179,7 @@ impl Config {
             cache_max_age: Duration::from_millis(cache_ms),
             forwarded_count: forwarded_count as usize,
             unit_restrictions,
+            cursor_secret: get("CURSOR_SECRET"),
         })
     }
 }

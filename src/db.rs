@@ -279,11 +279,12 @@ impl Db {
         )?;
         let mut units: Vec<String> = Vec::new();
         let rows = monitored.iter().map(|m| m.get_str("unitId"));
-        for id in rows.chain(served.iter().map(|a| a.get_str("departmentId"))) {
-            if let Ok(id) = id {
-                if !units.iter().any(|u| u == id) {
-                    units.push(id.to_owned());
-                }
+        for id in rows
+            .chain(served.iter().map(|a| a.get_str("departmentId")))
+            .flatten()
+        {
+            if !units.iter().any(|u| u == id) {
+                units.push(id.to_owned());
             }
         }
         Ok(units)

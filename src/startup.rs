@@ -20,6 +20,7 @@ use crate::config::{Config, ConfigError};
 use crate::conn_limits::BoundedLines;
 use crate::db::{Db, DbShared};
 use crate::metrics::Metrics;
+use crate::rooms::cursor::CursorKey;
 use crate::routes;
 use crate::state::{ProcessState, WorkerState};
 
@@ -52,6 +53,7 @@ impl Application {
             config.cache_max_age,
             config.forwarded_count,
             config.unit_restrictions,
+            CursorKey::new(config.cursor_secret.as_deref(), &name),
         );
         let addr = config.bind_addr;
         let bind_error = |source| StartupError::Bind { addr, source };

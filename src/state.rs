@@ -11,6 +11,7 @@ use crate::cache::{Cached, Keyed};
 use crate::db::{Db, DbError, Departments};
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
+use crate::rooms::cursor::CursorKey;
 use crate::rooms::indexes::IndexSpec;
 
 /// How long the index list of `rocketchat_room` is held (contract §4b: re-read at most every
@@ -35,6 +36,8 @@ pub struct ProcessState {
     /// data has units.
     pub unit_restrictions: bool,
     pub rate_limiter: Arc<RateLimiter>,
+    /// Signs keyset cursors (`CURSOR_SECRET`, else the database's name).
+    pub cursor_key: CursorKey,
     settings: Arc<Cached<ApiSettings>>,
     permissions: Arc<Cached<Permissions>>,
     departments: Arc<Cached<Departments>>,
@@ -51,9 +54,11 @@ impl ProcessState {
         cache_max_age: Duration,
         forwarded_count: usize,
         unit_restrictions: bool,
+        cursor_key: CursorKey,
     ) -> Self {
         ProcessState {
             metrics,
+            cursor_key,
             forwarded_count,
             unit_restrictions,
             rate_limiter: Arc::new(RateLimiter::default()),

@@ -29,6 +29,7 @@ use mongodb::bson::{Decimal128, RawDocument, Uuid};
 use crate::js::{integer, number, string};
 
 mod bson;
+pub mod csv;
 
 pub use bson::Malformed;
 use bson::{Elements, Value, UUID_SUBTYPE};
@@ -120,6 +121,25 @@ pub fn page_end(out: &mut Vec<u8>, count: u64, offset: u64, total: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(offset).as_bytes());
     out.extend_from_slice(b",\"total\":");
     out.extend_from_slice(itoa::Buffer::new().format(total).as_bytes());
+    out.extend_from_slice(b",\"success\":true}");
+}
+
+/// Closes the body of a keyset page (contract §7): `],"count":N,"offset":0,"total":T,"next":C,
+/// "success":true}`, with `null` for a total not counted (later pages) and after the last page.
+pub fn walk_page_end(out: &mut Vec<u8>, count: u64, total: Option<u64>, next: Option<&str>) {
+    out.extend_from_slice(b"],\"count\":");
+    out.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
+    out.extend_from_slice(b",\"offset\":0,\"total\":");
+    match total {
+        Some(total) => out.extend_from_slice(itoa::Buffer::new().format(total).as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"next\":");
+    match next {
+        // base64url and a dot: nothing to escape.
+        Some(next) => string(out, next),
+        None => out.extend_from_slice(b"null"),
+    }
     out.extend_from_slice(b",\"success\":true}");
 }
 

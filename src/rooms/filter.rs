@@ -3,18 +3,21 @@
 
 use mongodb::bson::{doc, Bson, Document};
 
-use super::query::{DateRange, Departments, Direction, LiteralPattern, RoomName, RoomsQuery};
+use super::cursor::{self, Walk};
+use super::query::{DateRange, Departments, LiteralPattern, RoomName, RoomsQuery};
 use super::scope::Scope;
 
 /// What one listing asks of MongoDB: the parsed query, its `agents` resolved to user ids, and the
 /// scope authorization gave the user. The find and the count are built from the same value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Listing {
     pub query: RoomsQuery,
     /// `agents` as user ids (§4): for each value the `_id` of the user whose `_id` or `username`
     /// it is, or the value itself when it names no user.
     pub agent_ids: Option<Vec<String>>,
     pub scope: Scope,
+    /// A keyset walk (`cursor`), with where its last page ended.
+    pub walk: Option<Walk>,
 }
 
 impl Listing {
@@ -24,6 +27,7 @@ impl Listing {
             agent_ids: query.agents.clone(),
             query,
             scope: Scope::All,
+            walk: None,
         }
     }
 }
@@ -96,6 +100,9 @@ pub fn to_filter(listing: &Listing) -> Document {
     if let Some(units) = &q.units {
         filter.insert("departmentAncestors", doc! { "$in": units });
     }
+    if let Some(since) = q.updated_since {
+        filter.insert("_updatedAt", doc! { "$gte": since });
+    }
     if let Some(clause) = listing.scope.clause(q.units.as_deref()) {
         let mut all = vec![Bson::Document(clause)];
         if let Some(Bson::Array(clauses)) = filter.get_mut("$and") {
@@ -105,20 +112,39 @@ pub fn to_filter(listing: &Listing) -> Document {
             filter.insert("$and", all);
         }
     }
+    if let Some(walk) = &listing.walk {
+        if let Some(after) = &walk.after {
+            let clause = cursor::resume_clause(&walk_sort(listing), after);
+            match filter.get_mut("$and") {
+                Some(Bson::Array(clauses)) => clauses.push(Bson::Document(clause)),
+                _ => {
+                    filter.insert("$and", vec![clause]);
+                }
+            }
+        }
+    }
     filter
 }
 
-/// The sort requested, as `(path, 1 or -1)`: `sort`'s keys in order, default `{"ts": -1}`. What is
-/// sent is decided from it and the indexes ([`super::sort_plan::plan_sort`]).
-pub fn requested_sort(q: &RoomsQuery) -> Vec<(String, i32)> {
-    match &q.sort {
-        Some(spec) => spec
-            .0
-            .iter()
-            .map(|(key, dir)| (key.clone(), if *dir == Direction::Asc { 1 } else { -1 }))
-            .collect(),
-        None => vec![("ts".to_owned(), -1)],
+/// The sort of a walk's later pages: the requested one, with `_id: 1` if the first page had it.
+pub fn walk_sort(listing: &Listing) -> Vec<(String, i32)> {
+    let mut sort = listing.query.requested_sort();
+    if listing.walk.as_ref().and_then(|w| w.tie_breaker) == Some(true) {
+        sort.push(("_id".to_owned(), 1));
     }
+    sort
+}
+
+/// The filter a cursor is bound to: the query's own clauses, before `agents` are resolved and any
+/// restriction is added (both may change during a walk without making it another listing).
+pub fn walk_fingerprint(user_id: &str, query: &RoomsQuery) -> [u8; 16] {
+    let own = Listing::unrestricted(query.clone());
+    cursor::fingerprint(user_id, &to_filter(&own), &query.requested_sort())
+}
+
+/// The sort requested (see [`RoomsQuery::requested_sort`]).
+pub fn requested_sort(q: &RoomsQuery) -> Vec<(String, i32)> {
+    q.requested_sort()
 }
 
 /// A sort as the document MongoDB takes.

@@ -205,7 +205,7 @@ mod tests {
 
     #[test]
     fn mixed_directions_must_all_match_or_all_be_reversed() {
-        let index = vec![IndexSpec::new("a_b", &[("a", 1), ("b", -1)], None)];
+        let index = [IndexSpec::new("a_b", &[("a", 1), ("b", -1)], None)];
         assert!(index[0].serves(&Filter::new(&doc! {}), &sort(&[("a", 1), ("b", -1)])));
         assert!(index[0].serves(&Filter::new(&doc! {}), &sort(&[("a", -1), ("b", 1)])));
         assert!(!index[0].serves(&Filter::new(&doc! {}), &sort(&[("a", 1), ("b", 1)])));

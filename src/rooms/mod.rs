@@ -17,6 +17,7 @@
 //! | `sort` | JSON `{path: 1 or -1}` | default `{"ts": -1}`; `_id: 1` added where it is free (§4b) |
 //! | `fields` | JSON `{path: 0 or 1}` | projection |
 
+pub mod cursor;
 pub mod filter;
 pub mod indexes;
 pub mod params;

@@ -40,6 +40,8 @@ pub enum Param {
     CustomFields,
     Onhold,
     Queued,
+    Cursor,
+    UpdatedSince,
 }
 
 /// The type Rocket.Chat 8's validator (`isGETLivechatRoomsParams`) gives a parameter.
@@ -73,13 +75,15 @@ const TABLE: [(Param, &str, Kind); Param::COUNT] = [
     (Param::CustomFields, "customFields", Kind::Text),
     (Param::Onhold, "onhold", Kind::Text),
     (Param::Queued, "queued", Kind::Text),
+    (Param::Cursor, "cursor", Kind::Text),
+    (Param::UpdatedSince, "updatedSince", Kind::Text),
 ];
 
 impl Param {
     /// Every parameter, in checking order.
     /// How many there are: the last variant's index, plus one (a variant added without updating
     /// this leaves TABLE with more entries than its type: a compile error).
-    pub const COUNT: usize = Param::Queued as usize + 1;
+    pub const COUNT: usize = Param::UpdatedSince as usize + 1;
 
     /// Every parameter, in checking order. Building it checks, at compile time, that each
     /// [`Param`] stands at its own index of the table.

@@ -1,6 +1,9 @@
 //! [`RoomsQuery`]: the validated, typed form of the request. Every rule of the contract's parameter
 //! table is checked here, once; nothing downstream looks at raw text again.
 
+use mongodb::bson::DateTime;
+
+use super::cursor::CursorToken;
 use super::params::{Param, RawRoomsParams};
 pub use super::typing::{
     JsonQueryParam, ParamError, Typed, TypedParams, MAX_CUSTOM_FIELDS, MAX_REGEX_BYTES,
@@ -8,6 +11,7 @@ pub use super::typing::{
 };
 use super::values::{custom_fields, date_range, field_spec, json_query, sort_spec};
 pub use super::values::{DateRange, Direction, FieldSpec, LiteralPattern, SortSpec};
+use crate::jsdate;
 
 /// `roomName`: a case-insensitive substring of `fname`, or, in double quotes, the exact name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +58,10 @@ pub struct RoomsQuery {
     pub count: Option<u64>,
     pub sort: Option<SortSpec>,
     pub fields: Option<FieldSpec>,
+    /// `cursor` (§7): page by a cursor instead of `offset`; `Start` for an empty value.
+    pub cursor: Option<CursorToken>,
+    /// `updatedSince` (§7): rooms whose `_updatedAt` is at or after it.
+    pub updated_since: Option<DateTime>,
 }
 
 impl TryFrom<RawRoomsParams> for RoomsQuery {
@@ -81,7 +89,8 @@ impl TryFrom<RawRoomsParams> for RoomsQuery {
             .transpose()?
             .flatten();
         let units = p.list(Param::Units);
-        let offset = p.number(Param::Offset).unwrap_or(0);
+        let offset_given = p.number(Param::Offset);
+        let offset = offset_given.unwrap_or(0);
         let count = p.number(Param::Count);
         let sort = json_query(JsonQueryParam::Sort, p.text(Param::Sort), sort_spec)?;
         let fields = json_query(JsonQueryParam::Fields, p.text(Param::Fields), field_spec)?
@@ -89,7 +98,29 @@ impl TryFrom<RawRoomsParams> for RoomsQuery {
         let created_at = date_range("createdAt", p.text(Param::CreatedAt))?;
         let closed_at = date_range("closedAt", p.text(Param::ClosedAt))?;
         let custom_fields = custom_fields(p.text(Param::CustomFields))?;
-        Ok(RoomsQuery {
+        let onhold = is_truthy_flag(p.text(Param::Onhold));
+        let queued = is_truthy_flag(p.text(Param::Queued));
+        let cursor = p
+            .text(Param::Cursor)
+            .map(|c| CursorToken::parse(&c))
+            .transpose()?;
+        let updated_since = match p.text(Param::UpdatedSince) {
+            None => None,
+            Some(text) => Some(
+                jsdate::parse(&text)
+                    .map(DateTime::from_millis)
+                    .ok_or(ParamError::InvalidDateParam("updatedSince"))?,
+            ),
+        };
+        if cursor.is_some() {
+            if offset_given.is_some() {
+                return Err(ParamError::CursorWithOffset);
+            }
+            if updated_since.is_some() && sort.is_some() {
+                return Err(ParamError::SortWithUpdatedSinceWalk);
+            }
+        }
+        let query = RoomsQuery {
             agents,
             room_name,
             departments,
@@ -98,18 +129,74 @@ impl TryFrom<RawRoomsParams> for RoomsQuery {
             closed_at,
             tags,
             custom_fields,
-            onhold: is_truthy_flag(p.text(Param::Onhold)),
-            queued: is_truthy_flag(p.text(Param::Queued)),
+            onhold,
+            queued,
             units,
             offset,
             count,
             sort,
             fields,
-        })
+            cursor,
+            updated_since,
+        };
+        if query.cursor.is_some() && !query.keeps_sort_keys() {
+            return Err(ParamError::CursorNeedsSortKeys);
+        }
+        Ok(query)
     }
 }
 
 impl RoomsQuery {
+    /// The sort requested, as `(path, 1 or -1)`: `sort`'s keys in order; default `{"ts": -1}`, or
+    /// `{"_updatedAt": 1}` for an `updatedSince` walk. What is sent is decided from it and the
+    /// indexes ([`super::sort_plan::plan_sort`]).
+    pub fn requested_sort(&self) -> Vec<(String, i32)> {
+        match &self.sort {
+            Some(spec) => spec
+                .0
+                .iter()
+                .map(|(key, dir)| (key.clone(), if *dir == Direction::Asc { 1 } else { -1 }))
+                .collect(),
+            None if self.cursor.is_some() && self.updated_since.is_some() => {
+                vec![("_updatedAt".to_owned(), 1)]
+            }
+            None => vec![("ts".to_owned(), -1)],
+        }
+    }
+
+    /// Whether the projection keeps `_id` and every sort key, which a cursor is made of.
+    fn keeps_sort_keys(&self) -> bool {
+        let Some(FieldSpec(fields)) = &self.fields else {
+            return true;
+        };
+        let covers = |field: &str, path: &str| {
+            path == field
+                || path
+                    .strip_prefix(field)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        };
+        let inclusion = fields
+            .iter()
+            .any(|(path, include)| *include && path != "_id");
+        let mut keys: Vec<String> = self.requested_sort().into_iter().map(|(k, _)| k).collect();
+        keys.push("_id".to_owned());
+        keys.iter().all(|key| {
+            if key == "_id" {
+                return !fields
+                    .iter()
+                    .any(|(path, include)| path == "_id" && !include);
+            }
+            let named = fields
+                .iter()
+                .any(|(path, include)| covers(path, key) && (*include == inclusion));
+            if inclusion {
+                named
+            } else {
+                !named
+            }
+        })
+    }
+
     /// Reads and validates a raw query string.
     pub fn from_query_string(query: &str) -> Result<Self, ParamError> {
         RawRoomsParams::from_query_string(query).try_into()

@@ -15,25 +15,45 @@ use crate::db::{Db, DbError};
 /// MB) while a page of up to this many rooms still arrives in one round trip.
 pub const BATCH_SIZE: u32 = 500;
 
-/// `find` with the listing's filter, the sort [`sort_plan::plan_sort`] picks on `indexes`, `skip` =
-/// offset, projection and `limit` (`None`: no limit; then a sort no index serves may use the
-/// disk): the cursor, with its first batch, and how its sort is served.
+/// What [`find_page`] sent: the cursor, with its first batch; how its sort is served; and the
+/// sort itself, with whether `_id: 1` was added to the requested one.
+pub struct Page {
+    pub rooms: Cursor<RawDocumentBuf>,
+    pub served: SortServed,
+    pub sort: Vec<(String, i32)>,
+    pub tie_breaker: bool,
+}
+
+/// `find` with the listing's filter, the sort [`sort_plan::plan_sort`] picks on `indexes` (a
+/// walk's later pages keep its first page's), `skip` = offset (none on a walk), projection and
+/// `limit` (`None`: no limit; then a sort no index serves may use the disk).
 pub async fn find_page(
     db: &Db,
     listing: &Listing,
     limit: Option<u64>,
     indexes: Option<&[IndexSpec]>,
-) -> Result<(Cursor<RawDocumentBuf>, SortServed), DbError> {
+) -> Result<Page, DbError> {
     let query = &listing.query;
     let filter = filter::to_filter(listing);
-    let plan = sort_plan::plan_sort(indexes, &filter, &filter::requested_sort(query));
+    let requested = query.requested_sort();
+    let plan = sort_plan::plan_sort(indexes, &filter, &requested);
+    let (sort, tie_breaker) = match listing.walk.as_ref().and_then(|w| w.tie_breaker) {
+        Some(kept) => (filter::walk_sort(listing), kept),
+        None => {
+            let added = plan.sort.len() > requested.len();
+            (plan.sort, added)
+        }
+    };
     let mut find = db
         .rooms()
         .find(filter)
-        .sort(filter::sort_document(&plan.sort))
-        .skip(query.offset)
+        .sort(filter::sort_document(&sort))
         .batch_size(BATCH_SIZE)
         .max_time(db.query_timeout());
+    // A walk never skips: it resumes by its filter.
+    if listing.walk.is_none() {
+        find = find.skip(query.offset);
+    }
     if let Some(projection) = filter::to_projection(query) {
         find = find.projection(projection);
     }
@@ -43,12 +63,17 @@ pub async fn find_page(
         None if plan.served == SortServed::Blocking => find = find.allow_disk_use(true),
         None => {}
     }
-    let cursor = db
+    let rooms = db
         .metrics()
         .db_call("rooms.find", find.into_future())
         .await
         .map_err(DbError::Listing)?;
-    Ok((cursor, plan.served))
+    Ok(Page {
+        rooms,
+        served: plan.served,
+        sort,
+        tie_breaker,
+    })
 }
 
 /// `countDocuments` with the listing's filter: the listing's `total`.

@@ -13,6 +13,9 @@ pub const MAX_SORT_KEYS: usize = 32;
 pub const MAX_REGEX_BYTES: usize = 32_764;
 /// `customFields` keys beyond this are refused: each is one regular-expression clause.
 pub const MAX_CUSTOM_FIELDS: usize = 100;
+/// The most ids a cursor holds of rooms that share the last sort values: a cursor rides in the
+/// URL, which the service bounds at 32 KiB.
+pub const MAX_SEEN: usize = 500;
 
 /// A parameter the client got wrong. Its `Display` is the `error` text of the 400 body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +39,24 @@ pub enum ParamError {
     TooLong(&'static str),
     #[error("The \"customFields\" query parameter may have at most {MAX_CUSTOM_FIELDS} keys")]
     TooManyCustomFields,
+    #[error("The \"{0}\" query parameter must be a valid date.")]
+    InvalidDateParam(&'static str),
+    /// Altered, of another version, or made for another user, filter or sort.
+    #[error("The \"cursor\" query parameter is not a cursor of this listing (altered, or made for another user, filter or sort)")]
+    InvalidCursor,
+    #[error("The \"cursor\" query parameter cannot be combined with \"offset\"")]
+    CursorWithOffset,
+    #[error(
+        "The \"cursor\" query parameter needs the JSON response, which carries the next cursor"
+    )]
+    CursorNeedsJson,
+    #[error("The \"sort\" query parameter cannot be combined with \"updatedSince\" and \"cursor\": that walk goes in _updatedAt order")]
+    SortWithUpdatedSinceWalk,
+    #[error("The \"fields\" query parameter must keep _id and the sort keys with \"cursor\"")]
+    CursorNeedsSortKeys,
+    /// More rooms share the last sort values than a cursor can hold ([`MAX_SEEN`]).
+    #[error("The \"cursor\" walk met more than {MAX_SEEN} rooms with the same sort values; sort by a key with fewer ties")]
+    TooManyTies,
     /// `sort` or `fields`: these keep Rocket.Chat's `parseJsonQuery` body, see [`JsonQueryParam`].
     #[error("Invalid {} parameter provided: \"{raw}\" [{}]", .param.name(), .param.error_type())]
     InvalidJsonQuery { param: JsonQueryParam, raw: String },

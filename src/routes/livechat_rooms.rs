@@ -1,36 +1,25 @@
 //! `GET /api/v1/livechat/rooms`: the guard (authenticate, admit, rate-limit, scope), the parameters,
-//! the listing's permission rule, then find, write the body while the rooms arrive, and count the
-//! matches when the page does not tell their number.
+//! the listing's permission rule, then find and write the body while the rooms arrive
+//! ([`super::rooms_body`]), as JSON, NDJSON or CSV.
 
 use actix_web::body::BodyStream;
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes};
+use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
-use futures::stream::ReadyChunks;
-use futures::{FutureExt as _, StreamExt as _};
-use mongodb::bson::RawDocumentBuf;
-use mongodb::Cursor;
+use futures::StreamExt as _;
 
 use crate::auth::{AuthUser, Grants};
-use crate::db::{Admission, DbError};
 use crate::error::ApiError;
 use crate::guard::Guard;
 use crate::rate_limit::Verdict;
-use crate::render;
-use crate::response::json;
-use crate::rooms::{repo, Listing, RoomsQuery};
+use crate::response;
+use crate::rooms::cursor::Walk;
+use crate::rooms::{filter, repo, Listing, ParamError, RoomsQuery};
 use crate::state::WorkerState;
 
+use super::rooms_body::{Format, RoomsBody, WalkState};
 use super::ROOMS_PATH;
-
-/// Rooms rendered from one poll of the cursor at most.
-const ROOMS_PER_CHUNK: usize = 256;
-/// A piece of the body is sent once it holds this much.
-const FLUSH_BYTES: usize = 64 * 1024;
-/// What the first piece's buffer starts with: a page of 25 typical rooms fits, and glibc takes it
-/// back without the `madvise` call that freeing a FLUSH_BYTES buffer cost every other request.
-const START_BYTES: usize = 16 * 1024;
 
 /// The checks come in the contract's order: 401, 429, 400, 403. Every call the rate limiter
 /// counted carries its `X-RateLimit-*` headers, whatever the answer.
@@ -82,6 +71,11 @@ async fn answer(
     state: &web::Data<WorkerState>,
     verdict: &mut Option<Verdict>,
 ) -> Result<HttpResponse, ApiError> {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let format = Format::from_accept(accept);
     // The whole database part before the first byte is bounded as one: for a page that arrives
     // whole, that is every call the request makes.
     let (body, first) = state
@@ -90,36 +84,37 @@ async fn answer(
             let guard = Guard::check(req, state, ROOMS_PATH, verdict).await?;
             let query = RoomsQuery::from_query_string(req.query_string())?;
             may_list(&guard.user, &guard.grants, &query)?;
-            let agent_ids = match &query.agents {
-                Some(values) => Some(state.agent_ids(values).await?.to_vec()),
-                None => None,
-            };
-            let limit = guard.settings.pagination.limit(query.count);
-            let listing = Listing {
-                query,
-                agent_ids,
-                scope: guard.scope,
-            };
+            let listing = listing(state, &guard, query, format).await?;
+            let limit = guard.settings.pagination.limit(listing.query.count);
             let indexes = state.indexes().await?;
-            let (rooms, served) =
-                repo::find_page(&state.db, &listing, limit, indexes.as_deref()).await?;
-            state.metrics().listing_sort(served.label());
-            let mut body = RoomsBody {
-                rooms: rooms.ready_chunks(ROOMS_PER_CHUNK),
-                state: state.clone(),
+            let page = repo::find_page(&state.db, &listing, limit, indexes.as_deref()).await?;
+            state.metrics().listing_sort(page.served.label());
+            let walk = listing.walk.as_ref().map(|walk| WalkState {
+                key: state.process.cursor_key.clone(),
+                sort: page.sort.clone(),
+                tie_breaker: page.tie_breaker,
+                tail: walk.after.clone(),
+            });
+            let mut body = RoomsBody::new(
+                page.rooms,
+                state.clone(),
                 listing,
                 limit,
-                sent: 0,
-                done: false,
-                _admission: guard.admission,
-            };
+                format,
+                walk,
+                guard.admission,
+            );
             let first = body.next_piece().await?;
             Ok::<_, ApiError>((body, first))
         })
         .await?;
+    let content_type = format.content_type();
     if body.done {
         // The whole page came at once: sent with its length.
-        return Ok(json(StatusCode::OK, first));
+        return Ok(respond(
+            format,
+            response::with_type(StatusCode::OK, content_type, first),
+        ));
     }
     let rest = futures::stream::unfold(body, |mut body| async move {
         if body.done {
@@ -127,7 +122,7 @@ async fn answer(
         }
         let piece = body.next_piece().await.inspect_err(|err| {
             // The status line is out: all that is left is to end the connection before the
-            // JSON does, so no client takes a cut list for a whole one.
+            // body does, so no client takes a cut list for a whole one.
             log::error!("listing cut short after {} rooms: {err}", body.sent);
             body.state.metrics().body_cut();
             body.done = true;
@@ -135,76 +130,49 @@ async fn answer(
         Some((piece, body))
     });
     let stream = futures::stream::once(async { Ok(first) }).chain(rest);
-    Ok(json(StatusCode::OK, BodyStream::new(stream)))
+    let response = response::with_type(StatusCode::OK, content_type, BodyStream::new(stream));
+    Ok(respond(format, response))
 }
 
-/// The listing's body, written while the rooms arrive from the cursor. It holds its place among
-/// the requests working against the database until it is done.
-struct RoomsBody {
-    rooms: ReadyChunks<Cursor<RawDocumentBuf>>,
-    state: web::Data<WorkerState>,
-    /// For the count, when the page does not tell the total itself.
-    listing: Listing,
-    limit: Option<u64>,
-    sent: u64,
-    done: bool,
-    _admission: Admission,
-}
-
-impl RoomsBody {
-    /// The next piece of the body: every room that has arrived (waiting for the next batch only
-    /// when none has) up to [`FLUSH_BYTES`], and the end of the body once the cursor is done.
-    async fn next_piece(&mut self) -> Result<Bytes, ApiError> {
-        // The first piece is often the whole page; later ones are streamed in pieces of about
-        // FLUSH_BYTES.
-        let capacity = if self.sent == 0 {
-            START_BYTES
-        } else {
-            FLUSH_BYTES + FLUSH_BYTES / 4
-        };
-        let mut out = Vec::with_capacity(capacity);
-        if self.sent == 0 {
-            render::page_start(&mut out);
-        }
-        let mut waited = false;
-        loop {
-            let batch = if waited {
-                match self.rooms.next().now_or_never() {
-                    Some(batch) => batch,
-                    None => break,
-                }
-            } else {
-                waited = true;
-                let next = async { Ok::<_, DbError>(self.rooms.next().await) };
-                self.state.db.deadline(next).await?
-            };
-            let Some(batch) = batch else {
-                let offset = self.listing.query.offset;
-                let total = match repo::total_from_page(offset, self.limit, self.sent) {
-                    Some(total) => total,
-                    None => {
-                        let count = repo::count(&self.state.db, &self.listing);
-                        self.state.db.deadline(count).await?
-                    }
-                };
-                render::page_end(&mut out, self.sent, offset, total);
-                self.state.metrics().rooms_returned(self.sent);
-                self.done = true;
-                break;
-            };
-            let departments = self.state.departments().await?;
-            let department_of = |id: &str| departments.names.get(id).map(|d| d.as_ref());
-            for room in batch {
-                let room = room.map_err(DbError::Listing)?;
-                render::room(&mut out, self.sent == 0, &room, department_of)?;
-                self.sent += 1;
-            }
-            if out.len() >= FLUSH_BYTES {
-                break;
-            }
-        }
-        Ok(Bytes::from(out))
+/// A CSV export is a download with a file name.
+fn respond(format: Format, mut response: HttpResponse) -> HttpResponse {
+    if format == Format::Csv {
+        response.headers_mut().insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment; filename=\"livechat-rooms.csv\""),
+        );
     }
+    response
+}
+
+/// What the request asks of MongoDB: the query with `agents` resolved to user ids, the guard's
+/// scope, and the keyset walk a `cursor` continues (checked against this user and listing).
+async fn listing(
+    state: &WorkerState,
+    guard: &Guard,
+    query: RoomsQuery,
+    format: Format,
+) -> Result<Listing, ApiError> {
+    let walk = match &query.cursor {
+        None => None,
+        Some(_) if format != Format::Json => return Err(ParamError::CursorNeedsJson.into()),
+        Some(token) => {
+            let fingerprint = filter::walk_fingerprint(&guard.user.id, &query);
+            let sort_len = query.requested_sort().len();
+            let key = &state.process.cursor_key;
+            Some(Walk::resume(token, key, fingerprint, sort_len)?)
+        }
+    };
+    let agent_ids = match &query.agents {
+        Some(values) => Some(state.agent_ids(values).await?.to_vec()),
+        None => None,
+    };
+    Ok(Listing {
+        query,
+        agent_ids,
+        scope: guard.scope.clone(),
+        walk,
+    })
 }
 
 fn rate_limit_headers(headers: &mut HeaderMap, verdict: &Verdict) {

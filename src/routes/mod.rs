@@ -12,6 +12,7 @@ use crate::response::json;
 use crate::state::WorkerState;
 
 mod livechat_rooms;
+mod rooms_body;
 
 pub const ROOMS_PATH: &str = "/api/v1/livechat/rooms";
 /// Every path served (the OpenAPI document lists exactly these).

@@ -152,8 +152,9 @@ async fn a_listing_of_several_cursor_batches_is_streamed_whole() {
     assert!(text.starts_with(r#"{"rooms":[{"_id":"bulk-00000","t":"l","fname":"Bulk 0","#));
 }
 
-#[tokio::test]
-async fn a_database_failing_mid_body_ends_the_connection_before_the_json() {
+/// A listing of 1 500 large rooms as `accept`, with the database taken away once the status
+/// line is out: the body must end without its final chunk, and the cut is counted.
+async fn assert_cut_mid_body(accept: &str) {
     let (app, database) = spawn_app_behind_proxy(Link::Up, &[("QUERY_TIMEOUT_MS", "2000")]).await;
     // 3 batches of 500 rooms of 8 KB: more than the socket buffers hold, so the service is still
     // reading batches when the client starts to read.
@@ -163,6 +164,7 @@ async fn a_database_failing_mid_body_ends_the_connection_before_the_json() {
         .get(format!("{}{ROOMS}?count=0&roomName=Bulk", app.address))
         .header("X-User-Id", "manager-id")
         .header("X-Auth-Token", "manager-token")
+        .header("Accept", accept)
         .send()
         .await
         .expect("the listing begins");
@@ -171,7 +173,7 @@ async fn a_database_failing_mid_body_ends_the_connection_before_the_json() {
     let body = response.bytes().await;
     assert!(
         body.is_err(),
-        "a complete body of {} bytes arrived",
+        "{accept}: a complete body of {} bytes arrived",
         body.map(|b| b.len()).unwrap_or_default()
     );
     let metrics = app.get("/metrics", ANONYMOUS).await.body;
@@ -180,6 +182,17 @@ async fn a_database_failing_mid_body_ends_the_connection_before_the_json() {
         Some(1.0),
         "{metrics}"
     );
+}
+
+#[tokio::test]
+async fn a_database_failing_mid_body_ends_the_connection_before_the_json() {
+    assert_cut_mid_body("application/json").await;
+}
+
+#[tokio::test]
+async fn a_database_failing_mid_body_ends_ndjson_and_csv_without_their_final_chunk() {
+    assert_cut_mid_body("application/x-ndjson").await;
+    assert_cut_mid_body("text/csv").await;
 }
 
 #[tokio::test]

@@ -16,3 +16,4 @@ mod rendering;
 mod rocketchat_e2e;
 mod rooms_filters;
 mod rooms_pagination;
+mod walks;
