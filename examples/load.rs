@@ -2,6 +2,7 @@
 //! REQUESTS GETs (as the fixture manager) with CONCURRENCY in flight to a loopback URL, checks each
 //! answer's status (default 200), then prints throughput and latency percentiles. It stops by
 //! itself. `URL` may also be `@FILE`: the URLs of that file, one a line, taken in turn.
+//! `LOAD_ACCEPT` sets the `Accept` header (e.g. `application/x-ndjson`, `text/csv`).
 
 use std::time::{Duration, Instant};
 
@@ -31,12 +32,13 @@ async fn main() {
         "loopback URLs only"
     );
     let urls = std::sync::Arc::new(urls);
+    let accept = std::env::var("LOAD_ACCEPT").unwrap_or_else(|_| "application/json".to_owned());
     let client = reqwest::Client::new();
     let started = Instant::now();
     let per_worker = requests.div_ceil(concurrency);
     let workers: Vec<_> = (0..concurrency)
         .map(|worker| {
-            let (client, urls) = (client.clone(), urls.clone());
+            let (client, urls, accept) = (client.clone(), urls.clone(), accept.clone());
             tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(per_worker);
                 for i in 0..per_worker {
@@ -46,6 +48,7 @@ async fn main() {
                         .get(url)
                         .header("X-User-Id", "manager-id")
                         .header("X-Auth-Token", "manager-token")
+                        .header("Accept", &accept)
                         .send()
                         .await
                         .expect("request");

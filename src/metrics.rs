@@ -37,7 +37,8 @@ pub struct Metrics {
     shed: IntCounter,
     rate_limited: IntCounter,
     bodies_cut: IntCounter,
-    listing_sorts: IntCounterVec,
+    /// `listing_sorts_total` by label, looked up once (a label lookup hashes its text).
+    listing_sorts: Vec<(&'static str, IntCounter)>,
 }
 
 impl Default for Metrics {
@@ -114,9 +115,11 @@ impl Metrics {
             &["served"],
         )
         .expect("valid metric");
-        for served in ["index_with_tie_breaker", "index", "blocking", "unknown"] {
-            listing_sorts.with_label_values(&[served]);
-        }
+        let sorts: Vec<(&'static str, IntCounter)> =
+            ["index_with_tie_breaker", "index", "blocking", "unknown"]
+                .into_iter()
+                .map(|served| (served, listing_sorts.with_label_values(&[served])))
+                .collect();
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -145,7 +148,7 @@ impl Metrics {
             shed,
             rate_limited,
             bodies_cut,
-            listing_sorts,
+            listing_sorts: sorts,
         }
     }
 
@@ -178,7 +181,13 @@ impl Metrics {
 
     /// Counts one listing by how its sort is served (see [`crate::rooms::sort_plan::SortServed`]).
     pub fn listing_sort(&self, served: &'static str) {
-        self.listing_sorts.with_label_values(&[served]).inc();
+        if let Some((_, counter)) = self
+            .listing_sorts
+            .iter()
+            .find(|(label, _)| *label == served)
+        {
+            counter.inc();
+        }
     }
 
     pub fn rooms_returned(&self, n: u64) {

@@ -81,13 +81,22 @@ async fn answer(
     let (body, first) = state
         .db
         .deadline(async {
-            let guard = Guard::check(req, state, ROOMS_PATH, verdict).await?;
+            // The larger steps are boxed: an awaited future is moved into this block's state at
+            // its full size, and the block itself into `deadline` (callgrind: memcpy was 23 % of
+            // a request's instructions before).
+            let guard = Box::pin(Guard::check(req, state, ROOMS_PATH, verdict)).await?;
             let query = RoomsQuery::from_query_string(req.query_string())?;
             may_list(&guard.user, &guard.grants, &query)?;
-            let listing = listing(state, &guard, query, format).await?;
+            let listing = Box::pin(listing(state, &guard, query, format)).await?;
             let limit = guard.settings.pagination.limit(listing.query.count);
             let indexes = state.indexes().await?;
-            let page = repo::find_page(&state.db, &listing, limit, indexes.as_deref()).await?;
+            let page = Box::pin(repo::find_page(
+                &state.db,
+                &listing,
+                limit,
+                indexes.as_deref(),
+            ))
+            .await?;
             state.metrics().listing_sort(page.served.label());
             let walk = listing.walk.as_ref().map(|walk| WalkState {
                 key: state.process.cursor_key.clone(),
@@ -104,7 +113,7 @@ async fn answer(
                 walk,
                 guard.admission,
             );
-            let first = body.next_piece().await?;
+            let first = Box::pin(body.next_piece()).await?;
             Ok::<_, ApiError>((body, first))
         })
         .await?;
