@@ -235,17 +235,25 @@ fn is_truthy_flag(value: Option<String>) -> bool {
 
 /// The JSON a text parameter holds: `None` when it is absent or empty (no filter, the default),
 /// else the text with what it parses to (`None`: not JSON).
+/// The parsing shortcuts the parameter tests share.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod testing {
+    use super::{ParamError, RoomsQuery};
 
-    fn parse(q: &str) -> Result<RoomsQuery, ParamError> {
+    pub fn parse(q: &str) -> Result<RoomsQuery, ParamError> {
         RoomsQuery::from_query_string(q)
     }
 
-    fn err(q: &str) -> String {
+    /// The 400's message of a query that must be refused.
+    pub fn err(q: &str) -> String {
         parse(q).unwrap_err().to_string()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{err, parse};
+    use super::*;
 
     #[test]
     fn no_parameters_give_the_default_query() {

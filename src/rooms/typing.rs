@@ -181,16 +181,8 @@ fn number(name: &'static str, text: &str) -> Result<Option<Typed>, ParamError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::rooms::query::testing::{err, parse};
     use crate::rooms::query::RoomsQuery;
-
-    fn parse(q: &str) -> Result<RoomsQuery, ParamError> {
-        RoomsQuery::from_query_string(q)
-    }
-
-    fn err(q: &str) -> String {
-        parse(q).unwrap_err().to_string()
-    }
 
     #[test]
     fn a_plain_value_for_a_list_is_a_list_of_one() {

@@ -198,15 +198,7 @@ pub(super) fn custom_fields(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rooms::query::RoomsQuery;
-
-    fn parse(q: &str) -> Result<RoomsQuery, ParamError> {
-        RoomsQuery::from_query_string(q)
-    }
-
-    fn err(q: &str) -> String {
-        parse(q).unwrap_err().to_string()
-    }
+    use crate::rooms::query::testing::{err, parse};
 
     fn ms(s: &str) -> i64 {
         chrono::DateTime::parse_from_rfc3339(s)

@@ -40,6 +40,23 @@ async fn spawn_with_indexes(indexes: Vec<Document>) -> (TestApp, FlakyDatabase) 
     spawn_app_behind_proxy_after(Link::Up, &[], async |db| create_indexes(db, indexes).await).await
 }
 
+/// Asserts that a listing sent this sort and was counted as served so in `/metrics`.
+async fn assert_sort_sent(
+    app: &TestApp,
+    database: &FlakyDatabase,
+    query: &str,
+    sort: Document,
+    served: &str,
+) {
+    let reply = app.get_rooms(query, MANAGER).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let find = the_find(database);
+    assert_eq!(find.get_document("sort").unwrap(), &sort, "{query}");
+    let metrics = app.get("/metrics", ANONYMOUS).await.body;
+    let counted = format!(r#"livechat_rooms_listing_sorts_total{{served="{served}"}}"#);
+    assert_eq!(metric(&metrics, &counted), Some(1.0), "{metrics}");
+}
+
 /// The one `find` on `rocketchat_room` the request sent.
 fn the_find(database: &FlakyDatabase) -> Document {
     let finds = database.commands_on("find", "rocketchat_room");
@@ -80,20 +97,15 @@ async fn with_the_recommended_index_the_default_listing_sends_the_tie_breaker() 
     let mut indexes = rocket_chat_indexes();
     indexes.push(recommended_index());
     let (app, database) = spawn_with_indexes(indexes).await;
-    app.get_rooms("count=2&open=true", MANAGER).await;
-    let find = the_find(&database);
-    assert_eq!(
-        find.get_document("sort").unwrap(),
-        &doc! {"ts": -1, "_id": 1}
-    );
-    let metrics = app.get("/metrics", ANONYMOUS).await.body;
-    assert_eq!(
-        metric(
-            &metrics,
-            r#"livechat_rooms_listing_sorts_total{served="index_with_tie_breaker"}"#
-        ),
-        Some(1.0)
-    );
+    let sort = doc! {"ts": -1, "_id": 1};
+    assert_sort_sent(
+        &app,
+        &database,
+        "count=2&open=true",
+        sort,
+        "index_with_tie_breaker",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -102,20 +114,14 @@ async fn with_no_index_on_ts_the_tie_breaker_is_added() {
         return;
     }
     let (app, database) = spawn_with_indexes(Vec::new()).await;
-    app.get_rooms("count=2", MANAGER).await;
-    let find = the_find(&database);
-    assert_eq!(
-        find.get_document("sort").unwrap(),
-        &doc! {"ts": -1, "_id": 1}
-    );
-    let metrics = app.get("/metrics", ANONYMOUS).await.body;
-    assert_eq!(
-        metric(
-            &metrics,
-            r#"livechat_rooms_listing_sorts_total{served="blocking"}"#
-        ),
-        Some(1.0)
-    );
+    assert_sort_sent(
+        &app,
+        &database,
+        "count=2",
+        doc! {"ts": -1, "_id": 1},
+        "blocking",
+    )
+    .await;
 }
 
 #[tokio::test]
