@@ -18,7 +18,7 @@ use crate::rooms::cursor::Walk;
 use crate::rooms::{filter, repo, Listing, ParamError, RoomsQuery};
 use crate::state::WorkerState;
 
-use super::rooms_body::{Format, RoomsBody, WalkState};
+use super::rooms_body::{Format, RoomsBody};
 use super::ROOMS_PATH;
 
 /// The checks come in the contract's order: 401, 429, 400, 403. Every call the rate limiter
@@ -98,21 +98,7 @@ async fn answer(
             ))
             .await?;
             state.metrics().listing_sort(page.served.label());
-            let walk = listing.walk.as_ref().map(|walk| WalkState {
-                key: state.process.cursor_key.clone(),
-                sort: page.sort.clone(),
-                tie_breaker: page.tie_breaker,
-                tail: walk.after.clone(),
-            });
-            let mut body = RoomsBody::new(
-                page.rooms,
-                state.clone(),
-                listing,
-                limit,
-                format,
-                walk,
-                guard.admission,
-            );
+            let mut body = RoomsBody::new(page, state.clone(), listing, limit, format, guard);
             let first = Box::pin(body.next_piece()).await?;
             Ok::<_, ApiError>((body, first))
         })

@@ -9,6 +9,7 @@ use mongodb::Cursor;
 
 use crate::db::{Admission, DbError};
 use crate::error::ApiError;
+use crate::guard::Guard;
 use crate::render;
 use crate::rooms::cursor::{self, CursorKey, Position};
 use crate::rooms::{repo, Listing, ParamError};
@@ -69,11 +70,11 @@ impl Format {
 
 /// A keyset walk's state while its page is written: the sort, and the rooms at the tail that
 /// share the last sort values (the next cursor's position).
-pub struct WalkState {
-    pub key: CursorKey,
-    pub sort: Vec<(String, i32)>,
-    pub tie_breaker: bool,
-    pub tail: Option<Position>,
+struct WalkState {
+    key: CursorKey,
+    sort: Vec<(String, i32)>,
+    tie_breaker: bool,
+    tail: Option<Position>,
 }
 
 /// The listing's body. It holds its place among the requests working against the database until
@@ -92,17 +93,24 @@ pub struct RoomsBody {
 }
 
 impl RoomsBody {
+    /// The body of `page`, found for `listing`; it keeps the guard's place among the requests in
+    /// flight until it is done.
     pub fn new(
-        rooms: Cursor<RawDocumentBuf>,
+        page: repo::Page,
         state: web::Data<WorkerState>,
         listing: Listing,
         limit: Option<u64>,
         format: Format,
-        walk: Option<WalkState>,
-        admission: Admission,
+        guard: Guard,
     ) -> Self {
+        let walk = listing.walk.as_ref().map(|walk| WalkState {
+            key: state.process.cursor_key.clone(),
+            sort: page.sort,
+            tie_breaker: page.tie_breaker,
+            tail: walk.after.clone(),
+        });
         RoomsBody {
-            rooms: rooms.ready_chunks(ROOMS_PER_CHUNK),
+            rooms: page.rooms.ready_chunks(ROOMS_PER_CHUNK),
             state,
             listing,
             limit,
@@ -110,7 +118,7 @@ impl RoomsBody {
             walk,
             sent: 0,
             done: false,
-            _admission: admission,
+            _admission: guard.admission,
         }
     }
 
