@@ -286,4 +286,24 @@ mod tests {
         };
         assert_eq!(render(doc! {"b": old}), r#"{"b":"AQID"}"#);
     }
+
+    #[test]
+    fn uuid_binaries_render_as_dashed_hex_like_js_bson() {
+        let uuid = Binary {
+            subtype: BinarySubtype::Uuid,
+            bytes: (0..16).collect(),
+        };
+        let short = Binary {
+            subtype: BinarySubtype::Uuid,
+            bytes: vec![7, 7, 7],
+        };
+        let legacy = Binary {
+            subtype: BinarySubtype::UuidOld,
+            bytes: vec![7; 16],
+        };
+        assert_eq!(
+            render(doc! {"u": uuid, "short": short, "legacy": legacy}),
+            r#"{"u":"00010203-0405-0607-0809-0a0b0c0d0e0f","short":"BwcH","legacy":"BwcHBwcHBwcHBwcHBwcHBw=="}"#
+        );
+    }
 }

@@ -403,26 +403,6 @@ mod tests {
     }
 
     #[test]
-    fn uuid_binaries_render_as_dashed_hex_like_js_bson() {
-        let uuid = Binary {
-            subtype: BinarySubtype::Uuid,
-            bytes: (0..16).collect(),
-        };
-        let short = Binary {
-            subtype: BinarySubtype::Uuid,
-            bytes: vec![7, 7, 7],
-        };
-        let legacy = Binary {
-            subtype: BinarySubtype::UuidOld,
-            bytes: vec![7; 16],
-        };
-        assert_eq!(
-            render(doc! {"u": uuid, "short": short, "legacy": legacy}),
-            r#"{"u":"00010203-0405-0607-0809-0a0b0c0d0e0f","short":"BwcH","legacy":"BwcHBwcHBwcHBwcHBwcHBw=="}"#
-        );
-    }
-
-    #[test]
     fn code_symbol_and_db_pointer_render_as_js_bson_does() {
         let pointer = mongodb::bson::Bson::try_from(serde_json::json!({
             "$dbPointer": {"$ref": "db.coll", "$id": {"$oid": "5d4dd4ea0e3b0f0a1c2b3d4e"}}

@@ -376,3 +376,28 @@ async fn the_indexes_command_reports_and_creates_only_when_asked() {
     let text = String::from_utf8_lossy(&again.stdout);
     assert!(text.contains("every recommended index is there"), "{text}");
 }
+
+#[tokio::test]
+async fn without_the_index_list_the_sort_is_sent_as_rocket_chat_sends_it() {
+    let (app, database) = spawn_app_behind_proxy(Link::Up, &[]).await;
+    // No listIndexes privilege: Unauthorized, twice for the driver's retry.
+    for _ in 0..2 {
+        let refused =
+            doc! {"ok": 0.0, "code": 13, "codeName": "Unauthorized", "errmsg": "not authorized"};
+        database.answer_next("listIndexes", "rocketchat_room", Answer::Document(refused));
+    }
+    let reply = app.get_rooms("count=2", MANAGER).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        the_find(&database).get_document("sort").unwrap(),
+        &doc! {"ts": -1}
+    );
+    let metrics = app.get("/metrics", ANONYMOUS).await.body;
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"livechat_rooms_listing_sorts_total{served="unknown"}"#
+        ),
+        Some(1.0)
+    );
+}
