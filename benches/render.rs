@@ -101,7 +101,7 @@ fn main() {
     ];
     time("build filter + sort plan + projection", 20_000, || {
         let filter = filter::to_filter(black_box(&listing));
-        let sort = filter::requested_sort(&listing.query);
+        let sort = listing.query.requested_sort();
         let plan = sort_plan::plan_sort(Some(&rocket_chat), &filter, &sort);
         black_box((filter, plan, filter::to_projection(&listing.query)));
     });

@@ -298,17 +298,14 @@ impl Db {
             { "_id": { "$in": values } },
             { "username": { "$in": values } },
         ] };
-        let find = async {
-            self.users
-                .clone_with_type::<Document>()
-                .find(filter)
-                .projection(doc! { "username": 1 })
-                .max_time(self.query_timeout())
-                .await?
-                .try_collect::<Vec<Document>>()
-                .await
-        };
-        let users = self.metrics().db_call("users.find", find).await?;
+        let users = self
+            .find_all(
+                "users.find",
+                &self.users.clone_with_type::<Document>(),
+                filter,
+                doc! { "username": 1 },
+            )
+            .await?;
         let mut ids: Vec<String> = Vec::new();
         for value in values {
             let named = users.iter().filter(|u| {

@@ -36,11 +36,7 @@ pub fn report(indexes: &[IndexSpec]) -> (String, Vec<IndexSpec>) {
         let query = RoomsQuery::from_query_string(query).expect("the listings parse");
         let listing = Listing::unrestricted(query);
         let filter = filter::to_filter(&listing);
-        let plan = sort_plan::plan_sort(
-            Some(indexes),
-            &filter,
-            &filter::requested_sort(&listing.query),
-        );
+        let plan = sort_plan::plan_sort(Some(indexes), &filter, &listing.query.requested_sort());
         let sort = filter::sort_document(&plan.sort);
         let served = match (plan.served, &plan.index) {
             (SortServed::IndexWithTieBreaker, Some(index)) => {

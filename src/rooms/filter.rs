@@ -104,26 +104,24 @@ pub fn to_filter(listing: &Listing) -> Document {
         filter.insert("_updatedAt", doc! { "$gte": since });
     }
     if let Some(clause) = listing.scope.clause(q.units.as_deref()) {
-        let mut all = vec![Bson::Document(clause)];
-        if let Some(Bson::Array(clauses)) = filter.get_mut("$and") {
-            all.append(clauses);
-            *clauses = all;
-        } else {
-            filter.insert("$and", all);
-        }
+        and(&mut filter, 0, clause);
     }
-    if let Some(walk) = &listing.walk {
-        if let Some(after) = &walk.after {
-            let clause = cursor::resume_clause(&walk_sort(listing), after);
-            match filter.get_mut("$and") {
-                Some(Bson::Array(clauses)) => clauses.push(Bson::Document(clause)),
-                _ => {
-                    filter.insert("$and", vec![clause]);
-                }
-            }
-        }
+    if let Some(after) = listing.walk.as_ref().and_then(|w| w.after.as_ref()) {
+        let clause = cursor::resume_clause(&walk_sort(listing), after);
+        let end = filter.get_array("$and").map_or(0, |clauses| clauses.len());
+        and(&mut filter, end, clause);
     }
     filter
+}
+
+/// Puts `clause` at `at` in the filter's `$and`, which is added (at the end) when there is none.
+fn and(filter: &mut Document, at: usize, clause: Document) {
+    match filter.get_mut("$and") {
+        Some(Bson::Array(clauses)) => clauses.insert(at, Bson::Document(clause)),
+        _ => {
+            filter.insert("$and", vec![clause]);
+        }
+    }
 }
 
 /// The sort of a walk's later pages: the requested one, with `_id: 1` if the first page had it.
@@ -140,11 +138,6 @@ pub fn walk_sort(listing: &Listing) -> Vec<(String, i32)> {
 pub fn walk_fingerprint(user_id: &str, query: &RoomsQuery) -> [u8; 16] {
     let own = Listing::unrestricted(query.clone());
     cursor::fingerprint(user_id, &to_filter(&own), &query.requested_sort())
-}
-
-/// The sort requested (see [`RoomsQuery::requested_sort`]).
-pub fn requested_sort(q: &RoomsQuery) -> Vec<(String, i32)> {
-    q.requested_sort()
 }
 
 /// A sort as the document MongoDB takes.
@@ -366,7 +359,7 @@ mod tests {
 
     #[test]
     fn the_requested_sort_is_the_default_or_the_keys_in_order() {
-        let sort = |q: &str| requested_sort(&RoomsQuery::from_query_string(q).unwrap());
+        let sort = |q: &str| RoomsQuery::from_query_string(q).unwrap().requested_sort();
         assert_eq!(sort(""), [("ts".to_owned(), -1)]);
         assert_eq!(
             sort(r#"sort={"open":-1,"fname":1}"#),

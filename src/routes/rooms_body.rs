@@ -189,36 +189,24 @@ impl RoomsBody {
             return Ok(());
         }
         let offset = self.listing.query.offset;
-        let counted = match repo::total_from_page(offset, self.limit, self.sent) {
+        // A walk's later page tells no total: `total_from_page` would count from the walk's start,
+        // and a count per page would cost what keyset paging saves.
+        let later_page = self
+            .listing
+            .walk
+            .as_ref()
+            .is_some_and(|w| w.after.is_some());
+        let total = match repo::total_from_page(offset, self.limit, self.sent) {
+            _ if later_page => None,
             Some(total) => Some(total),
-            None if self
-                .listing
-                .walk
-                .as_ref()
-                .is_some_and(|w| w.after.is_some()) =>
-            {
-                None
-            }
             None => {
                 let count = repo::count(&self.state.db, &self.listing);
                 Some(self.state.db.deadline(count).await?)
             }
         };
         let Some(walk) = &self.walk else {
-            render::page_end(out, self.sent, offset, counted.unwrap_or_default());
+            render::page_end(out, self.sent, offset, total.unwrap_or_default());
             return Ok(());
-        };
-        // A first page holds the whole walk when it is short; a later page's `total_from_page`
-        // would count from the walk's start, so it says nothing there.
-        let total = if self
-            .listing
-            .walk
-            .as_ref()
-            .is_some_and(|w| w.after.is_some())
-        {
-            None
-        } else {
-            counted
         };
         let full = self
             .limit
