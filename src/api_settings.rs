@@ -16,15 +16,17 @@ const ALLOW_INFINITE_COUNT: &str = "API_Allow_Infinite_Count";
 const RATE_LIMITER: &str = "API_Enable_Rate_Limiter";
 const RATE_LIMIT_CALLS: &str = "API_Enable_Rate_Limiter_Limit_Calls_Default";
 const RATE_LIMIT_TIME_MS: &str = "API_Enable_Rate_Limiter_Limit_Time_Default";
+const PROMETHEUS_USER_AGENT: &str = "Prometheus_API_User_Agent";
 
 /// The ids of every setting read.
-pub const IDS: [&str; 6] = [
+pub const IDS: [&str; 7] = [
     DEFAULT_COUNT,
     UPPER_COUNT_LIMIT,
     ALLOW_INFINITE_COUNT,
     RATE_LIMITER,
     RATE_LIMIT_CALLS,
     RATE_LIMIT_TIME_MS,
+    PROMETHEUS_USER_AGENT,
 ];
 
 /// Every setting read, with Rocket.Chat's defaults where one is missing or not usable.
@@ -32,6 +34,9 @@ pub const IDS: [&str; 6] = [
 pub struct ApiSettings {
     pub pagination: Pagination,
     pub rate_limit: RateLimit,
+    /// `Prometheus_API_User_Agent` (default false): Rocket.Chat's REST summary gets a
+    /// `user_agent` label.
+    pub prometheus_user_agent: bool,
 }
 
 impl ApiSettings {
@@ -39,6 +44,8 @@ impl ApiSettings {
         ApiSettings {
             pagination: Pagination::from_documents(docs),
             rate_limit: RateLimit::from_documents(docs),
+            prometheus_user_agent: values(docs)
+                .any(|(id, value)| id == PROMETHEUS_USER_AGENT && *value == Bson::Boolean(true)),
         }
     }
 }

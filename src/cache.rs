@@ -63,7 +63,12 @@ impl<T: Send + Sync + 'static> Cached<T> {
                     this.hold(started, value);
                 }
                 // The held value expires on time; a request past that reads it itself.
-                Err(err) => log::warn!("re-reading {} failed: {err}", this.name),
+                Err(err) => {
+                    crate::metrics::HELD_VALUE_REFRESH_FAILURES
+                        .with_label_values(&[this.name])
+                        .inc();
+                    log::warn!("re-reading {} failed: {err}", this.name)
+                }
             }
             this.refreshing.store(false, Ordering::Release);
         });

@@ -139,6 +139,7 @@ struct JsonQueryDetails {
 /// While the database is down every request fails alike: one ERROR line a second at most, saying
 /// how many more there were; the rest at DEBUG.
 fn log_unavailable(err: &ApiError) {
+    crate::metrics::DATABASE_UNAVAILABLE.inc();
     static LAST_SECOND: AtomicU64 = AtomicU64::new(0);
     static UNLOGGED: AtomicU64 = AtomicU64::new(0);
     let now = SystemTime::now()

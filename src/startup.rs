@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use actix_http::{HttpService, KeepAlive, Protocol};
 use actix_service::{fn_service, map_config, IntoServiceFactory as _, ServiceFactoryExt as _};
-use actix_web::body::MessageBody;
+use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{
     AppConfig, Server, Service as _, ServiceFactory, ServiceRequest, ServiceResponse,
 };
+use actix_web::http::header;
 use actix_web::rt::net::TcpStream;
 use actix_web::{middleware, web, App};
 use mongodb::options::ClientOptions;
@@ -19,6 +20,7 @@ use mongodb::{Client, Database};
 use crate::config::{Config, ConfigError};
 use crate::conn_limits::BoundedLines;
 use crate::db::{Db, DbShared};
+use crate::metrics::rocketchat::{self, RestCall};
 use crate::metrics::Metrics;
 use crate::rooms::cursor::CursorKey;
 use crate::routes;
@@ -126,11 +128,23 @@ fn app(
 > {
     App::new()
         .wrap_fn(move |req, srv| {
-            let timer = metrics.start_request(routes::route_of(req.path()));
+            let rest = routes::rocketchat_entrypoint(req.path()).map(|entrypoint| RestCall {
+                method: rocketchat::method_label(req.method().as_str()),
+                entrypoint,
+                user_agent: metrics.rest.user_agent_label().then(|| {
+                    let ua = req.headers().get(header::USER_AGENT);
+                    String::from_utf8_lossy(ua.map_or(&[][..], |v| v.as_bytes())).into_owned()
+                }),
+            });
+            let timer = metrics.start_request(routes::route_of(req.path()), rest);
             let response = srv.call(req);
             async move {
                 let response = response.await?;
-                timer.finish(response.status().as_u16());
+                let size = match response.response().body().size() {
+                    BodySize::Sized(n) => Some(n),
+                    BodySize::None | BodySize::Stream => None,
+                };
+                timer.finish(response.status().as_u16(), size);
                 Ok(response)
             }
         })

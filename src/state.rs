@@ -79,12 +79,15 @@ impl WorkerState {
 
     pub async fn settings(&self) -> Result<Arc<ApiSettings>, DbError> {
         let db = self.db.clone();
+        let metrics = self.process.metrics.clone();
         self.process
             .settings
             .get(move || async move {
-                Ok(ApiSettings::from_documents(
-                    &db.settings(&api_settings::IDS).await?,
-                ))
+                let settings = ApiSettings::from_documents(&db.settings(&api_settings::IDS).await?);
+                metrics
+                    .rest
+                    .set_user_agent_label(settings.prometheus_user_agent);
+                Ok(settings)
             })
             .await
     }

@@ -98,6 +98,9 @@ async fn answer(
             ))
             .await?;
             state.metrics().listing_sort(page.served.label());
+            state
+                .metrics()
+                .listing(format.label(), listing.walk.is_some());
             let mut body = RoomsBody::new(page, state.clone(), listing, limit, format, guard);
             let first = Box::pin(body.next_piece()).await?;
             Ok::<_, ApiError>((body, first))

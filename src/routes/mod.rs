@@ -38,6 +38,12 @@ pub fn route_of(path: &str) -> &'static str {
         .unwrap_or("other")
 }
 
+/// Rocket.Chat's `entrypoint` label of a path it also serves (the path less `/api/v1/`), for its
+/// REST metrics; `None` for the service's own paths.
+pub fn rocketchat_entrypoint(path: &str) -> Option<&'static str> {
+    (path == ROOMS_PATH).then_some("livechat/rooms")
+}
+
 fn get(cfg: &mut web::ServiceConfig, path: &'static str, route: actix_web::Route) {
     cfg.service(
         web::resource(path)

@@ -59,6 +59,15 @@ impl Format {
         best.0
     }
 
+    /// The `format` label of `livechat_rooms_listings_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+            Format::Csv => "csv",
+        }
+    }
+
     pub fn content_type(self) -> &'static str {
         match self {
             Format::Json => "application/json",

@@ -1,6 +1,9 @@
 //! Prometheus metrics, one registry per application: HTTP requests by status and their latency,
 //! database calls' latency and errors, rooms returned, requests shed or rate-limited, bodies cut
-//! short, and malformed HTTP requests. Served as text on `GET /metrics`.
+//! short, and malformed HTTP requests; beside them Rocket.Chat's own REST metrics for the listing
+//! ([`rocketchat`]) and the process's (memory, CPU, open files). Served as text on `GET /metrics`.
+
+pub mod rocketchat;
 
 use std::future::Future;
 use std::sync::{Arc, LazyLock};
@@ -10,6 +13,8 @@ use prometheus::{
     Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
+
+use rocketchat::{RestApiMetrics, RestCall};
 
 /// Latency buckets in seconds, from 1 ms to 10 s.
 const BUCKETS: [f64; 12] = [
@@ -26,8 +31,38 @@ pub static MALFORMED_REQUESTS: LazyLock<IntCounter> = LazyLock::new(|| {
     .expect("valid metric")
 });
 
+/// Requests answered 503 because the database could not be reached or did not answer in time
+/// (requests shed by `MAX_IN_FLIGHT` are `requests_shed_total`). Counted where the error is
+/// answered (`error.rs`), so it is process-wide.
+pub static DATABASE_UNAVAILABLE: LazyLock<IntCounter> = LazyLock::new(|| {
+    IntCounter::new(
+        "database_unavailable_total",
+        "Requests answered 503 because MongoDB could not be reached or did not answer in time",
+    )
+    .expect("valid metric")
+});
+
+/// Values held in memory (settings, permissions, departments, ...) whose re-read failed: the held
+/// value keeps serving until its bound, then requests read it themselves. By value.
+pub static HELD_VALUE_REFRESH_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    IntCounterVec::new(
+        Opts::new(
+            "held_value_refresh_failures_total",
+            "Background re-reads of a held value (settings, permissions, departments, units, \
+             indexes) that failed, by value",
+        ),
+        &["value"],
+    )
+    .expect("valid metric")
+});
+
 pub struct Metrics {
     registry: Registry,
+    /// Metrics under other systems' names (Rocket.Chat's, the process's): no prefix.
+    plain: Registry,
+    pub rest: Arc<RestApiMetrics>,
+    /// `listings_total` by format and paging, looked up once.
+    listings: Vec<(&'static str, &'static str, IntCounter)>,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     in_flight: IntGauge,
@@ -51,6 +86,26 @@ impl Metrics {
     pub fn new() -> Self {
         let registry =
             Registry::new_custom(Some("livechat_rooms".into()), None).expect("a valid prefix");
+        let plain = Registry::new();
+        let rest = Arc::new(RestApiMetrics::new());
+        for collector in rest.collectors() {
+            plain.register(collector).expect("metric names are unique");
+        }
+        #[cfg(target_os = "linux")]
+        plain
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("metric names are unique");
+        let listings = IntCounterVec::new(
+            Opts::new(
+                "listings_total",
+                "Listings sent to MongoDB, by format (json, ndjson, csv) and paging (offset, \
+                 cursor: a keyset walk or sync)",
+            ),
+            &["format", "paging"],
+        )
+        .expect("valid metric");
         let http_requests = IntCounterVec::new(
             Opts::new(
                 "http_requests_total",
@@ -132,13 +187,36 @@ impl Metrics {
             Box::new(bodies_cut.clone()),
             Box::new(listing_sorts.clone()),
             Box::new(MALFORMED_REQUESTS.clone()),
+            Box::new(DATABASE_UNAVAILABLE.clone()),
+            Box::new(HELD_VALUE_REFRESH_FAILURES.clone()),
+            Box::new(listings.clone()),
         ] {
             registry
                 .register(collector)
                 .expect("metric names are unique");
         }
+        // Every held value (`state.rs` names them) has its series from the start, so a dashboard
+        // shows 0 rather than nothing.
+        for value in [
+            "settings",
+            "permissions",
+            "departments",
+            "indexes",
+            "units of a user",
+            "agent ids",
+        ] {
+            HELD_VALUE_REFRESH_FAILURES.with_label_values(&[value]);
+        }
+        let listings = ["json", "ndjson", "csv"]
+            .into_iter()
+            .flat_map(|f| ["offset", "cursor"].map(|p| (f, p)))
+            .map(|(f, p)| (f, p, listings.with_label_values(&[f, p])))
+            .collect();
         Metrics {
             registry,
+            plain,
+            rest,
+            listings,
             http_requests,
             http_duration,
             in_flight,
@@ -152,13 +230,34 @@ impl Metrics {
         }
     }
 
-    /// Marks a request as started; [`HttpTimer::finish`] records it.
-    pub fn start_request(self: &Arc<Self>, route: &'static str) -> HttpTimer {
+    /// Marks a request as started; [`HttpTimer::finish`] records it. `rest`: the call as
+    /// Rocket.Chat's REST metrics label it, for a route Rocket.Chat has.
+    pub fn start_request(
+        self: &Arc<Self>,
+        route: &'static str,
+        rest: Option<RestCall>,
+    ) -> HttpTimer {
         self.in_flight.inc();
+        if let Some(call) = &rest {
+            self.rest.start(call);
+        }
         HttpTimer {
             metrics: self.clone(),
             route,
+            rest,
             started: Instant::now(),
+        }
+    }
+
+    /// Counts one listing sent to MongoDB by its format and paging (a keyset walk or not).
+    pub fn listing(&self, format: &'static str, walk: bool) {
+        let paging = if walk { "cursor" } else { "offset" };
+        if let Some((_, _, counter)) = self
+            .listings
+            .iter()
+            .find(|(f, p, _)| *f == format && *p == paging)
+        {
+            counter.inc();
         }
     }
 
@@ -209,8 +308,10 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> Vec<u8> {
         let mut out = Vec::new();
+        let mut families = self.plain.gather();
+        families.extend(self.registry.gather());
         // Encoding into a Vec fails only on invalid metric families, which registration rules out.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        let _ = TextEncoder::new().encode(&families, &mut out);
         out
     }
 }
@@ -220,24 +321,34 @@ impl Metrics {
 pub struct HttpTimer {
     metrics: Arc<Metrics>,
     route: &'static str,
+    rest: Option<RestCall>,
     started: Instant,
 }
 
 impl HttpTimer {
-    pub fn finish(self, status: u16) {
+    /// The answer is ready: `size` is its length where it is known (a streamed body has none).
+    pub fn finish(mut self, status: u16, size: Option<u64>) {
         let m = &self.metrics;
+        let seconds = self.started.elapsed().as_secs_f64();
         m.http_requests
             .with_label_values(&[self.route, itoa::Buffer::new().format(status)])
             .inc();
         m.http_duration
             .with_label_values(&[self.route])
-            .observe(self.started.elapsed().as_secs_f64());
+            .observe(seconds);
+        if let Some(call) = self.rest.take() {
+            m.rest.end(call, status, seconds, size);
+        }
     }
 }
 
 impl Drop for HttpTimer {
     fn drop(&mut self) {
         self.metrics.in_flight.dec();
+        // Never answered (the client went away first): out of the active requests, not observed.
+        if let Some(call) = &self.rest {
+            self.metrics.rest.end_unanswered(call);
+        }
     }
 }
 
@@ -248,7 +359,9 @@ mod tests {
     #[test]
     fn requests_db_calls_and_rooms_are_exposed() {
         let metrics = Arc::new(Metrics::new());
-        metrics.start_request("/api/v1/livechat/rooms").finish(200);
+        metrics
+            .start_request("/api/v1/livechat/rooms", None)
+            .finish(200, Some(10));
         metrics.rooms_returned(3);
         let failed: Result<(), &str> =
             futures::executor::block_on(metrics.db_call("rooms.find", async { Err("down") }));
