@@ -31,6 +31,9 @@ pub struct Config {
     /// `SHUTDOWN_TIMEOUT_SECS`: on SIGTERM/SIGINT, how long requests in flight may take to finish
     /// (default 20).
     pub shutdown_timeout: Duration,
+    /// `SHUTDOWN_DELAY_SECS`: on SIGTERM/SIGINT, how long to keep serving with `/ready` at 503
+    /// before no longer accepting, so load balancers stop sending first (default 0).
+    pub shutdown_delay: Duration,
     /// `SERVER_SELECTION_TIMEOUT_MS`: how long a request waits for a reachable MongoDB server
     /// before its 503, unless `MONGO_URL` sets `serverSelectionTimeoutMS` (default 500).
     pub server_selection_timeout: Duration,
@@ -59,6 +62,7 @@ impl std::fmt::Debug for Config {
             .field("database", &self.database)
             .field("query_timeout", &self.query_timeout)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("shutdown_delay", &self.shutdown_delay)
             .field("server_selection_timeout", &self.server_selection_timeout)
             .field("max_in_flight", &self.max_in_flight)
             .field("cache_max_age", &self.cache_max_age)
@@ -144,6 +148,12 @@ impl Config {
             |_| true,
             "must be a whole number of seconds",
         )?;
+        let delay_secs = parsed(
+            "SHUTDOWN_DELAY_SECS",
+            0,
+            |&n| n <= 3600,
+            "must be a whole number of seconds, at most 3600",
+        )?;
         let selection_ms = parsed(
             "SERVER_SELECTION_TIMEOUT_MS",
             DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
@@ -174,6 +184,7 @@ impl Config {
             database: None,
             query_timeout: Duration::from_millis(timeout_ms),
             shutdown_timeout: Duration::from_secs(shutdown_secs),
+            shutdown_delay: Duration::from_secs(delay_secs),
             server_selection_timeout: Duration::from_millis(selection_ms),
             max_in_flight: max_in_flight as usize,
             cache_max_age: Duration::from_millis(cache_ms),

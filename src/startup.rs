@@ -57,14 +57,19 @@ impl Application {
             config.unit_restrictions,
             CursorKey::new(config.cursor_secret.as_deref(), &name),
         );
+        let process_draining = process.draining.clone();
         let addr = config.bind_addr;
         let bind_error = |source| StartupError::Bind { addr, source };
         let listener = TcpListener::bind(addr).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let builder = actix_server::Server::build()
+        let mut builder = actix_server::Server::build()
             // SIGTERM and SIGINT stop accepting and let requests in flight finish within this
             // bound.
             .shutdown_timeout(config.shutdown_timeout.as_secs());
+        if !config.shutdown_delay.is_zero() {
+            // The signals are `drain_on_signal`'s: it stops the server after the delay.
+            builder = builder.disable_signals();
+        }
         let shutting_down = builder.graceful_shutdown_signal();
         let local_addr = listener.local_addr().map_err(bind_error)?;
         let server = builder
@@ -100,6 +105,13 @@ impl Application {
             })
             .map_err(bind_error)?
             .run();
+        if !config.shutdown_delay.is_zero() {
+            actix_web::rt::spawn(drain_on_signal(
+                server.handle(),
+                config.shutdown_delay,
+                process_draining,
+            ));
+        }
         Ok(Application { port, server })
     }
 
@@ -111,6 +123,29 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// `SHUTDOWN_DELAY_SECS`: on SIGTERM or SIGINT, `/ready` answers 503 at once while the service
+/// keeps serving for `delay`, so load balancers and Kubernetes' endpoints stop sending it requests
+/// before it stops accepting; then the usual graceful stop (`SHUTDOWN_TIMEOUT_SECS`).
+async fn drain_on_signal(
+    server: actix_server::ServerHandle,
+    delay: Duration,
+    draining: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        log::error!("cannot listen for SIGTERM/SIGINT: the service stops only when killed");
+        return;
+    };
+    futures::future::select(Box::pin(term.recv()), Box::pin(int.recv())).await;
+    draining.store(true, std::sync::atomic::Ordering::Relaxed);
+    log::info!("stopping: /ready answers 503, still serving for {delay:?}");
+    actix_web::rt::time::sleep(delay).await;
+    server.stop(true).await;
 }
 
 /// The application of one HTTP worker: routes, metrics and the access log around them.

@@ -36,6 +36,8 @@ pub struct ProcessState {
     /// data has units.
     pub unit_restrictions: bool,
     pub rate_limiter: Arc<RateLimiter>,
+    /// A stop has been asked for (`SHUTDOWN_DELAY_SECS`): `/ready` answers 503.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// Signs keyset cursors (`CURSOR_SECRET`, else the database's name).
     pub cursor_key: CursorKey,
     settings: Arc<Cached<ApiSettings>>,
@@ -62,6 +64,7 @@ impl ProcessState {
             forwarded_count,
             unit_restrictions,
             rate_limiter: Arc::new(RateLimiter::default()),
+            draining: Arc::default(),
             settings: Cached::new("settings", api_settings::MAX_AGE),
             permissions: Cached::new("permissions", cache_max_age),
             departments: Cached::new("departments", cache_max_age),

@@ -59,6 +59,13 @@ async fn health() -> HttpResponse {
 
 /// Readiness: MongoDB answers a ping within [`READY_TIMEOUT`].
 async fn ready(state: web::Data<WorkerState>) -> HttpResponse {
+    if state
+        .process
+        .draining
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return json(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"stopping"}"#);
+    }
     let limit = READY_TIMEOUT.min(state.db.query_timeout());
     let failure = match actix_web::rt::time::timeout(limit, state.db.ping()).await {
         Ok(Ok(_)) => return json(StatusCode::OK, r#"{"status":"ok"}"#),

@@ -390,3 +390,44 @@ async fn health_check_subcommand_reports_the_service() {
         .unwrap();
     assert!(!nobody.success());
 }
+
+#[tokio::test]
+async fn with_a_shutdown_delay_sigterm_turns_ready_to_503_and_keeps_serving_until_the_delay_ends() {
+    let loaded = spawn_app().await;
+    let database = FlakyDatabase::start(Link::Up, loaded.db.name()).await;
+    let (mut child, port) =
+        start_binary(&[("MONGO_URL", &database.url), ("SHUTDOWN_DELAY_SECS", "3")]).await;
+    let app = TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        db: loaded.db.clone(),
+        client: reqwest::Client::new(),
+    };
+    assert_eq!(app.get("/ready", ANONYMOUS).await.status, 200);
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // The signal is handled asynchronously: /ready turns within the delay.
+    let turned = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        loop {
+            let reply = app.get("/ready", ANONYMOUS).await;
+            if reply.status == 503 {
+                break reply.body;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("/ready answers 503 soon after SIGTERM");
+    assert_eq!(turned, r#"{"status":"stopping"}"#);
+    // Still serving: liveness and the listing itself.
+    assert_eq!(app.get("/health", ANONYMOUS).await.status, 200);
+    assert_eq!(app.get_rooms("count=1", MANAGER).await.status, 200);
+    let exit = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait())
+        .await
+        .expect("the service exits once the delay is over")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
