@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mongodb::bson::{Bson, Document};
+use mongodb::bson::{doc, Bson, Document};
 use mongodb::Database;
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +60,10 @@ pub enum Existing {
     /// Insert the file's documents beside those already there (`--add`: a set that extends
     /// another, such as `fixtures/enterprise`).
     Add,
+    /// Insert only the documents whose `_id` the collection does not hold yet (`--merge`: the
+    /// compose demo loads the fixtures into a database Rocket.Chat has already set up, keeping
+    /// Rocket.Chat's own settings, permissions and users).
+    Merge,
 }
 
 /// Loads every `*.json` file of `dir` into the collection named after it, in name order. Returns
@@ -89,13 +93,27 @@ pub async fn load_dir(
         let collection = db.collection::<Document>(&name);
         if existing == Existing::Replace {
             collection.drop().await?;
-        } else if existing != Existing::Add && collection.estimated_document_count().await? > 0 {
+        } else if !matches!(existing, Existing::Add | Existing::Merge)
+            && collection.estimated_document_count().await? > 0
+        {
             if existing == Existing::Skip {
                 loaded.push((name, 0));
                 continue;
             }
             return Err(FixtureError::NotEmpty(name));
         }
+        let docs = if existing == Existing::Merge {
+            let mut new = Vec::with_capacity(docs.len());
+            for doc in docs {
+                let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+                if collection.count_documents(doc! {"_id": id}).await? == 0 {
+                    new.push(doc);
+                }
+            }
+            new
+        } else {
+            docs
+        };
         if !docs.is_empty() {
             collection.insert_many(&docs).await?;
         }

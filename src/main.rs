@@ -17,10 +17,11 @@ usage: livechat-rooms                      serve (configured by environment vari
        livechat-rooms indexes [--create]   say how rocketchat_room's indexes serve the listings
                                            clients send, and which recommended ones are missing;
                                            with --create, create those (the only index it writes)
-       livechat-rooms load-fixtures [DIR] [--replace | --if-empty | --add]
+       livechat-rooms load-fixtures [DIR] [--replace | --if-empty | --add | --merge]
                                            load DIR (default: fixtures) into MONGO_URL's database;
                                            collections that hold documents are refused, replaced,
-                                           skipped or added to";
+                                           skipped, added to, or given only the documents whose
+                                           _id they lack";
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -62,6 +63,8 @@ async fn load_fixtures(args: &[String]) -> Result<(), String> {
         Existing::Skip
     } else if args.iter().any(|a| a == "--add") {
         Existing::Add
+    } else if args.iter().any(|a| a == "--merge") {
+        Existing::Merge
     } else {
         Existing::Refuse
     };

@@ -26,6 +26,12 @@ use crate::rooms::cursor::CursorKey;
 use crate::routes;
 use crate::state::{ProcessState, WorkerState};
 
+/// How long an idle HTTP connection is kept: longer than the idle timeouts of the proxies in front
+/// (nginx's upstream `keepalive_timeout` 60 s, Traefik's 90 s, cloud load balancers' 60 to 600 s),
+/// so the proxy, not the service, closes an idle connection and never sends a request on one
+/// the service has just closed. Google's load balancers ask backends for 620 s.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(620);
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -92,7 +98,7 @@ impl Application {
                         let signal = shutting_down.clone();
                         async move { signal.notified().await }
                     })
-                    .keep_alive(KeepAlive::default())
+                    .keep_alive(KeepAlive::Timeout(KEEP_ALIVE))
                     .client_request_timeout(Duration::from_secs(5))
                     .client_disconnect_timeout(Duration::from_secs(1))
                     .local_addr(local_addr)
