@@ -333,3 +333,16 @@ async fn merging_fixtures_adds_what_is_missing_and_keeps_what_is_there() {
         .unwrap()
         .is_some());
 }
+
+#[test]
+fn the_readmes_nginx_snippet_is_deploy_nginx_conf() {
+    let readme = std::fs::read_to_string(repo_file("README.md")).unwrap();
+    let conf = std::fs::read_to_string(repo_file("deploy/nginx.conf")).unwrap();
+    let snippet = readme
+        .split("```nginx\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("an nginx block in the README");
+    assert_eq!(snippet, conf, "paste deploy/nginx.conf into the README");
+    assert_eq!(readme.matches("```nginx").count(), 1, "one nginx snippet");
+}
