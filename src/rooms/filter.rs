@@ -97,7 +97,10 @@ pub fn to_filter(listing: &Listing) -> Document {
         filter.insert("open", true);
         filter.insert("onHold", doc! { "$ne": true });
     }
-    if let Some(units) = &q.units {
+    // For a restricted user `units` only narrows their own units (in the scope's clause, §3b):
+    // a room of one of those units' departments is found through its `departmentId` even where
+    // its `departmentAncestors` is missing or stale, as in Rocket.Chat.
+    if let (Some(units), false) = (&q.units, listing.scope.is_restricted()) {
         filter.insert("departmentAncestors", doc! { "$in": units });
     }
     if let Some(since) = q.updated_since {
@@ -339,18 +342,20 @@ mod tests {
             restricted("departmentId=d9"),
             doc! {"t": "l", "departmentId": "d9", "$and": [scope.clone()]}
         );
-        // customFields' clauses stay, after the scope's, in their place.
+        // customFields' clauses stay, after the scope's, in their place; `units` adds no
+        // departmentAncestors clause of its own for a restricted user (it narrows the scope).
         assert_eq!(
             restricted(r#"customFields={"k":"v"}&units=u1"#),
             doc! {"t": "l", "$and": [
                 scope.clone(),
                 {"livechatData.k": {"$regex": "v", "$options": "i"}},
-            ], "departmentAncestors": {"$in": ["u1"]}}
+            ]}
         );
+        assert_eq!(restricted("units=u1"), doc! {"t": "l", "$and": [scope]});
         // A unit the user does not have narrows to nothing.
         assert_eq!(
             restricted("units=u2"),
-            doc! {"t": "l", "departmentAncestors": {"$in": ["u2"]}, "$and": [{"$or": [
+            doc! {"t": "l", "$and": [{"$or": [
                 {"departmentAncestors": {"$in": Vec::<String>::new()}},
                 {"departmentId": {"$in": Vec::<String>::new()}},
             ]}]}

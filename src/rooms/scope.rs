@@ -47,6 +47,11 @@ impl Scope {
     /// The clause every listing of this scope is ANDed with, `None` for [`Scope::All`]. With a
     /// `units` parameter the user's units are narrowed to those (never widened): `U` = theirs ∩
     /// the parameter's; `D` = the departments whose `ancestors` meet `U` or whose `_id` is in `U`.
+    /// Whether the user sees only their units' rooms.
+    pub fn is_restricted(&self) -> bool {
+        matches!(self, Scope::Restricted { .. })
+    }
+
     pub fn clause(&self, units_param: Option<&[String]>) -> Option<Document> {
         let Scope::Restricted { units, tree } = self else {
             return None;

@@ -87,7 +87,8 @@ async fn no_parameter_widens_the_restriction() {
         ("departmentId", "dep-west", &[]),
         ("departmentId", "dep-east-a", &["ee-03", "ee-01"]),
         ("units", "unit-west", &[]),
-        ("units", "unit-east", &["ee-02", "ee-01"]),
+        // Their own unit: ee-03 too, found through its department (no departmentAncestors).
+        ("units", "unit-east", &["ee-03", "ee-02", "ee-01"]),
         ("customFields", r#"{"plan":"gold"}"#, &["ee-01"]),
         ("roomName", "visitor", &["ee-02", "ee-01"]),
     ];
@@ -105,6 +106,28 @@ async fn no_parameter_widens_the_restriction() {
         )
         .await;
     reply.assert_rooms(&["ee-02"], 0, 1);
+}
+
+#[tokio::test]
+async fn units_narrow_a_restricted_user_to_their_units_rooms_through_their_departments() {
+    let app = spawn_enterprise_app().await;
+    // Contract §3b: for a restricted user `units` is U ∩ units and adds no departmentAncestors
+    // clause, so ee-03 (a room of East A from before the department joined East: no
+    // departmentAncestors) is listed, as Rocket.Chat lists it.
+    app.get_rooms("units=unit-east", MONITOR_ALL)
+        .await
+        .assert_rooms(&["ee-03", "ee-02", "ee-01"], 0, 3);
+    app.get_rooms("units[]=unit-west", MONITOR_ALL)
+        .await
+        .assert_rooms(&["ee-04"], 0, 1);
+    // A unit they do not watch narrows to nothing; it never widens.
+    app.get_rooms("units=unit-west", MONITOR_EAST)
+        .await
+        .assert_rooms(NO_ROOMS, 0, 0);
+    // For everyone else `units` is the departmentAncestors filter of §4.
+    app.get_rooms("units=unit-east", MANAGER)
+        .await
+        .assert_rooms(&["ee-02", "ee-01"], 0, 2);
 }
 
 #[tokio::test]
