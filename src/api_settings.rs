@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use mongodb::bson::{Bson, Document};
 
+use crate::cors::CorsSettings;
+
 /// How long a read of the settings is used before it is read again.
 pub const MAX_AGE: Duration = Duration::from_secs(30);
 
@@ -17,9 +19,11 @@ const RATE_LIMITER: &str = "API_Enable_Rate_Limiter";
 const RATE_LIMIT_CALLS: &str = "API_Enable_Rate_Limiter_Limit_Calls_Default";
 const RATE_LIMIT_TIME_MS: &str = "API_Enable_Rate_Limiter_Limit_Time_Default";
 const PROMETHEUS_USER_AGENT: &str = "Prometheus_API_User_Agent";
+const ENABLE_CORS: &str = "API_Enable_CORS";
+const CORS_ORIGIN: &str = "API_CORS_Origin";
 
 /// The ids of every setting read.
-pub const IDS: [&str; 7] = [
+pub const IDS: [&str; 9] = [
     DEFAULT_COUNT,
     UPPER_COUNT_LIMIT,
     ALLOW_INFINITE_COUNT,
@@ -27,16 +31,20 @@ pub const IDS: [&str; 7] = [
     RATE_LIMIT_CALLS,
     RATE_LIMIT_TIME_MS,
     PROMETHEUS_USER_AGENT,
+    ENABLE_CORS,
+    CORS_ORIGIN,
 ];
 
 /// Every setting read, with Rocket.Chat's defaults where one is missing or not usable.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiSettings {
     pub pagination: Pagination,
     pub rate_limit: RateLimit,
     /// `Prometheus_API_User_Agent` (default false): Rocket.Chat's REST summary gets a
     /// `user_agent` label.
     pub prometheus_user_agent: bool,
+    /// `API_Enable_CORS` (default false) and `API_CORS_Origin` (default `*`).
+    pub cors: CorsSettings,
 }
 
 impl ApiSettings {
@@ -46,6 +54,15 @@ impl ApiSettings {
             rate_limit: RateLimit::from_documents(docs),
             prometheus_user_agent: values(docs)
                 .any(|(id, value)| id == PROMETHEUS_USER_AGENT && *value == Bson::Boolean(true)),
+            cors: CorsSettings::new(
+                values(docs).any(|(id, value)| id == ENABLE_CORS && *value == Bson::Boolean(true)),
+                values(docs)
+                    .find_map(|(id, value)| match (id, value) {
+                        (CORS_ORIGIN, Bson::String(origins)) => Some(origins.as_str()),
+                        _ => None,
+                    })
+                    .unwrap_or("*"),
+            ),
         }
     }
 }

@@ -60,6 +60,14 @@ pub enum ApiError {
     /// 405 `{"success":false,"error":"Method not allowed"}`
     #[error("Method not allowed")]
     MethodNotAllowed,
+    /// 403 with an empty body, before authentication: CORS is on and the request's `Origin` is
+    /// not in `API_CORS_Origin` (contract §2c).
+    #[error("origin not allowed by API_CORS_Origin")]
+    OriginNotAllowed,
+    /// 405 `CORS not enabled. Go to "Admin > General > REST Api" to enable it.` (text): a
+    /// preflight while `API_Enable_CORS` is off, as Rocket.Chat answers it.
+    #[error("CORS preflight while API_Enable_CORS is off")]
+    CorsDisabled,
 }
 
 impl From<DbError> for ApiError {
@@ -183,7 +191,8 @@ impl ResponseError for ApiError {
             ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed | ApiError::CorsDisabled => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::OriginNotAllowed => StatusCode::FORBIDDEN,
         }
     }
 
@@ -197,6 +206,17 @@ impl ResponseError for ApiError {
             _ if status.is_server_error() => log::error!("{}", chain(self)),
             ApiError::RefusedByDatabase(_) => log::info!("{}", chain(self)),
             _ => log::debug!("rejected: {self}"),
+        }
+        match self {
+            ApiError::OriginNotAllowed => return HttpResponse::build(status).finish(),
+            ApiError::CorsDisabled => {
+                return crate::response::with_type(
+                    status,
+                    "text/plain; charset=utf-8",
+                    crate::cors::DISABLED_PREFLIGHT_BODY,
+                )
+            }
+            _ => {}
         }
         let body = match self {
             ApiError::Unauthorized => {

@@ -8,8 +8,8 @@
 //! 4. `rooms::filter`, `state`
 //! 3. `auth`, `rooms::query`
 //! 2. `cache`, `error`, `rooms::values`
-//! 1. `db`, `logging`, `rate_limit`, `render`, `rooms::sort_plan`, `rooms::typing`
-//! 0. `api_settings`, `config`, `conn_limits`, `fixtures`, `js`, `jsdate`, `metrics`, `openapi`,
+//! 1. `api_settings`, `db`, `logging`, `rate_limit`, `render`, `rooms::sort_plan`, `rooms::typing`
+//! 0. `config`, `conn_limits`, `cors`, `fixtures`, `js`, `jsdate`, `metrics`, `openapi`,
 //!    `response`, `rooms::indexes`, `rooms::params`, `rooms::scope`
 
 /// Rocket.Chat's `API_*` settings this route obeys (pagination, rate limiter).
@@ -22,6 +22,8 @@ pub mod cache;
 pub mod config;
 /// Connection-level limits: request and header lines bounded on their way to the HTTP parser.
 pub mod conn_limits;
+/// Rocket.Chat's REST CORS rules.
+pub mod cors;
 /// The one handle on Rocket.Chat's database: collections, timeouts, metrics, admission.
 pub mod db;
 /// `ApiError`: every failure and its HTTP status and body.

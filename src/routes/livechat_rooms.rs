@@ -10,6 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
 use futures::StreamExt as _;
 
 use crate::auth::{AuthUser, Grants};
+use crate::cors::Cors;
 use crate::error::ApiError;
 use crate::guard::Guard;
 use crate::rate_limit::Verdict;
@@ -18,6 +19,7 @@ use crate::rooms::cursor::Walk;
 use crate::rooms::{filter, repo, Listing, ParamError, RoomsQuery};
 use crate::state::WorkerState;
 
+use super::cors;
 use super::rooms_body::{Format, RoomsBody};
 use super::ROOMS_PATH;
 
@@ -32,6 +34,12 @@ use super::ROOMS_PATH;
 /// with it; a panic in the task is a 500.
 pub async fn list_rooms(req: HttpRequest, state: web::Data<WorkerState>) -> HttpResponse {
     let task = actix_web::rt::spawn(Box::pin(async move {
+        // CORS first, before authentication (contract §2c).
+        let cors = match cors::verdict(&req, &state).await {
+            Ok(Cors::Refused) => return ApiError::OriginNotAllowed.error_response(),
+            Ok(cors) => cors,
+            Err(err) => return err.error_response(),
+        };
         let mut verdict = None;
         let mut response = answer(&req, &state, &mut verdict)
             .await
@@ -39,6 +47,7 @@ pub async fn list_rooms(req: HttpRequest, state: web::Data<WorkerState>) -> Http
         if let Some(verdict) = verdict {
             rate_limit_headers(response.headers_mut(), &verdict);
         }
+        cors::add_headers(&cors, response.headers_mut());
         response
     }));
     let _abort = AbortOnDrop(task.abort_handle());

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::response::json;
 use crate::state::WorkerState;
 
+mod cors;
 mod livechat_rooms;
 mod rooms_body;
 
@@ -21,7 +22,12 @@ pub const PATHS: [&str; 5] = [ROOMS_PATH, "/health", "/ready", "/metrics", "/ope
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    get(cfg, ROOMS_PATH, web::get().to(livechat_rooms::list_rooms));
+    // Every other method of the listing's path: a CORS preflight, or the 405 (with CORS headers).
+    cfg.service(
+        web::resource(ROOMS_PATH)
+            .route(web::get().to(livechat_rooms::list_rooms))
+            .default_service(web::to(cors::other_method)),
+    );
     get(cfg, "/health", web::get().to(health));
     get(cfg, "/ready", web::get().to(ready));
     get(cfg, "/metrics", web::get().to(metrics));
