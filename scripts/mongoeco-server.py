@@ -1,5 +1,7 @@
 """Runs PyPI's mongoeco (pinned to 4.11.0) as a MongoDB wire-protocol server for the tests:
-`python mongoeco-server.py PORT`, in memory, MongoDB 7.0 dialect, on 127.0.0.1.
+`python mongoeco-server.py PORT [USER:PASSWORD]`, in memory, MongoDB 7.0 dialect, on 127.0.0.1;
+with USER:PASSWORD, every connection must authenticate as that user of `admin` (SCRAM-SHA-256, as
+real deployments require).
 
 mongoeco has no command-line entry point, and three of its wire replies trip the Rust driver. They
 are patched here, on mongoeco's private names; if a name is missing (another version), this stops
@@ -67,9 +69,15 @@ def patch():
     wire_proxy.encode_op_msg_response = encode_response_for_the_rust_driver
 
 
-async def main(port):
+async def main(port, credentials=None):
     server_class = require(wire, "AsyncMongoEcoProxyServer")
-    server = server_class(host="127.0.0.1", port=port, mongodb_dialect="7.0")
+    options = {}
+    if credentials:
+        from mongoeco.wire.auth import WireAuthUser
+
+        user, _, password = credentials.partition(":")
+        options["auth_users"] = (WireAuthUser(user, password, "admin"),)
+    server = server_class(host="127.0.0.1", port=port, mongodb_dialect="7.0", **options)
     await server.start()
     print(f"mongoeco {VERSION} listening on 127.0.0.1:{port}", flush=True)
     await asyncio.Event().wait()
@@ -77,4 +85,4 @@ async def main(port):
 
 if __name__ == "__main__":
     patch()
-    asyncio.run(main(int(sys.argv[1])))
+    asyncio.run(main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None))

@@ -63,13 +63,14 @@ ensure_mongoeco() {
   touch "$MONGOECO_ROOT/.complete"
 }
 
-# start_mongoeco PORT: as start_nx, for mongoeco (scripts/mongoeco-server.py, in memory).
+# start_mongoeco PORT [USER:PASSWORD]: as start_nx, for mongoeco (scripts/mongoeco-server.py, in
+# memory); with USER:PASSWORD every connection must authenticate as that user.
 start_mongoeco() {
-  local port=$1
+  local port=$1 credentials=${2:-}
   local log=${TMPDIR:-/tmp}/livechat-rooms-mongoeco-$port.log
   mkdir -p "$MONGOECO_ROOT/opt/livechat"
   cp scripts/mongoeco-server.py "$MONGOECO_ROOT/opt/livechat/"
-  chroot "$MONGOECO_ROOT" /opt/mongoeco/bin/python /opt/livechat/mongoeco-server.py "$port" >"$log" 2>&1 &
+  chroot "$MONGOECO_ROOT" /opt/mongoeco/bin/python /opt/livechat/mongoeco-server.py "$port" ${credentials:+"$credentials"} >"$log" 2>&1 &
   MONGOECO_PID=$!
   if ! wait_for_port "$port" "$MONGOECO_PID" mongoeco; then
     cat "$log" >&2

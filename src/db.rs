@@ -49,6 +49,40 @@ pub enum DbError {
     Busy(usize),
 }
 
+/// A failure the operator must mend in `MONGO_URL` or on the server, not a passing outage: said
+/// once at ERROR, in words that name what to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Misconfiguration {
+    /// The server refused the user and password (the driver's reason, which never holds the
+    /// password).
+    Credentials(String),
+    /// The TLS handshake failed on the server's certificate (the driver's reason).
+    Certificate(String),
+}
+
+impl DbError {
+    /// Whether this is a failure the operator must mend rather than an outage.
+    pub fn misconfiguration(&self) -> Option<Misconfiguration> {
+        let (DbError::Driver(err) | DbError::Listing(err)) = self else {
+            return None;
+        };
+        if let mongodb::error::ErrorKind::Authentication { message, .. } = err.kind.as_ref() {
+            return Some(Misconfiguration::Credentials(message.clone()));
+        }
+        certificate_cause(&err.to_string()).map(Misconfiguration::Certificate)
+    }
+}
+
+/// The TLS reason in a driver error's text (`invalid peer certificate: UnknownIssuer`, ...).
+fn certificate_cause(text: &str) -> Option<String> {
+    let at = text
+        .find("invalid peer certificate")
+        .or_else(|| text.find("certificate"))?;
+    let cause = &text[at..];
+    let end = cause.find([',', '}', '\n']).unwrap_or(cause.len());
+    Some(cause[..end].trim().to_owned())
+}
+
 /// What the departments collection holds, read at once: names to attach to rooms, and the units.
 #[derive(Debug, Default)]
 pub struct Departments {
@@ -356,5 +390,21 @@ impl Db {
         let ping = self.database.run_command(doc! { "ping": 1 }).into_future();
         self.metrics().db_call("ping", ping).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_certificate_reason_is_cut_out_of_the_drivers_text() {
+        let text = "Kind: Server selection timeout: No available servers. Topology: { Type: Single, Servers: [ { Address: localhost:1, Type: Unknown, Error: Kind: I/O error: invalid peer certificate: UnknownIssuer, labels: {} } ] }";
+        assert_eq!(
+            super::certificate_cause(text).as_deref(),
+            Some("invalid peer certificate: UnknownIssuer")
+        );
+        assert_eq!(
+            super::certificate_cause("Kind: I/O error: connection refused"),
+            None
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! [`ApiError`]: every failure a request can end in, and the one place that picks its status and
 //! body.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::http::StatusCode;
@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use mongodb::error::ErrorKind;
 use serde::Serialize;
 
-use crate::db::DbError;
+use crate::db::{DbError, Misconfiguration};
 use crate::response::json;
 use crate::rooms::ParamError;
 
@@ -148,6 +148,11 @@ struct JsonQueryDetails {
 /// how many more there were; the rest at DEBUG.
 fn log_unavailable(err: &ApiError) {
     crate::metrics::DATABASE_UNAVAILABLE.inc();
+    if let ApiError::DatabaseUnavailable(db) = err {
+        if let Some(wrong) = db.misconfiguration() {
+            return log_misconfiguration(wrong, err);
+        }
+    }
     static LAST_SECOND: AtomicU64 = AtomicU64::new(0);
     static UNLOGGED: AtomicU64 = AtomicU64::new(0);
     let now = SystemTime::now()
@@ -166,6 +171,37 @@ fn log_unavailable(err: &ApiError) {
     } else {
         UNLOGGED.fetch_add(1, Ordering::Relaxed);
         log::debug!("{}", chain(err));
+    }
+}
+
+/// A refused login or an untrusted certificate fails every request alike until the operator
+/// mends it: one ERROR line that says what to check (once for each of the two, per process), the
+/// rest at DEBUG. Driver errors never hold the password.
+fn log_misconfiguration(wrong: Misconfiguration, err: &ApiError) {
+    static CREDENTIALS: AtomicBool = AtomicBool::new(false);
+    static CERTIFICATE: AtomicBool = AtomicBool::new(false);
+    let (said, line) = match &wrong {
+        Misconfiguration::Credentials(reason) => (
+            &CREDENTIALS,
+            format!(
+                "MongoDB refused the credentials in MONGO_URL ({reason}): check the user, its \
+                 password (percent-encoded in the URL), authSource and authMechanism; every \
+                 request gets 503 until it accepts them"
+            ),
+        ),
+        Misconfiguration::Certificate(reason) => (
+            &CERTIFICATE,
+            format!(
+                "TLS to MongoDB failed: its certificate is not trusted ({reason}): check \
+                 MONGO_URL's tlsCAFile (the CA that signed the server's certificate) and the host \
+                 name the certificate names; every request gets 503 until it is"
+            ),
+        ),
+    };
+    if said.swap(true, Ordering::Relaxed) {
+        log::debug!("{}", chain(err));
+    } else {
+        log::error!("{line}");
     }
 }
 

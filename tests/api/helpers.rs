@@ -2,6 +2,7 @@
 //! `fixtures/`, on the MongoDB server `MONGO_URL` points at.
 
 use std::path::Path;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
@@ -11,6 +12,7 @@ use livechat_rooms::startup::Application;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::Database;
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 pub use crate::proxy::{FlakyDatabase, Link};
 
@@ -397,4 +399,50 @@ async fn send(
         headers: response.headers().clone(),
         body: response.text().await.expect("a body"),
     }
+}
+
+/// The service binary with only these environment variables (besides `BIND_IP`, `PORT=0` and
+/// `RUST_LOG=info`), its port, and every line it logs from then on.
+pub async fn start_binary_logged(
+    env: &[(&str, &str)],
+) -> (
+    tokio::process::Child,
+    u16,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_livechat-rooms"))
+        .env_clear()
+        .envs(env.iter().copied())
+        .env("BIND_IP", "127.0.0.1")
+        .env("PORT", "0")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let listening = async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("the binary logs its port before exiting");
+            if let Some(port) = line.split("listening on port ").nth(1) {
+                break port.trim().parse::<u16>().unwrap();
+            }
+        }
+    };
+    let port = tokio::time::timeout(std::time::Duration::from_secs(30), listening)
+        .await
+        .expect("the binary listens within 30 s");
+    // Keep draining the log so the child never blocks on a full pipe.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            kept.lock().unwrap().push(line);
+        }
+    });
+    (child, port, log)
 }

@@ -18,4 +18,5 @@ mod rendering;
 mod rocketchat_e2e;
 mod rooms_filters;
 mod rooms_pagination;
+mod tls;
 mod walks;

@@ -1,9 +1,5 @@
 //! What an operator relies on: readiness, metrics, the OpenAPI document, graceful shutdown.
 
-use std::process::Stdio;
-
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-
 use crate::helpers::*;
 
 #[tokio::test]
@@ -168,51 +164,6 @@ async fn openapi_is_served_as_json_that_no_cache_keeps() {
 async fn start_binary(env: &[(&str, &str)]) -> (tokio::process::Child, u16) {
     let (child, port, _) = start_binary_logged(env).await;
     (child, port)
-}
-
-/// As [`start_binary`], with every line it logs from then on.
-async fn start_binary_logged(
-    env: &[(&str, &str)],
-) -> (
-    tokio::process::Child,
-    u16,
-    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_livechat-rooms"))
-        .env_clear()
-        .envs(env.iter().copied())
-        .env("BIND_IP", "127.0.0.1")
-        .env("PORT", "0")
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let listening = async {
-        loop {
-            let line = lines
-                .next_line()
-                .await
-                .unwrap()
-                .expect("the binary logs its port before exiting");
-            if let Some(port) = line.split("listening on port ").nth(1) {
-                break port.trim().parse::<u16>().unwrap();
-            }
-        }
-    };
-    let port = tokio::time::timeout(std::time::Duration::from_secs(30), listening)
-        .await
-        .expect("the binary listens within 30 s");
-    // Keep draining the log so the child never blocks on a full pipe.
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let kept = log.clone();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            kept.lock().unwrap().push(line);
-        }
-    });
-    (child, port, log)
 }
 
 /// Sends `request` as raw bytes and returns the status line of the answer (empty if none).
