@@ -49,6 +49,39 @@ pub enum DbError {
     Busy(usize),
 }
 
+/// MongoDB's `Unauthorized`: the user's roles do not grant the action.
+const UNAUTHORIZED: i32 = 13;
+
+/// The collection and action each operation needs (the README's `livechatRoomsReader` role).
+fn privilege_of(operation: &str) -> (&'static str, &'static str) {
+    match operation {
+        "users.find_one" | "users.find" => (collection::USERS, "find"),
+        "permissions.find" => (collection::PERMISSIONS, "find"),
+        "settings.find" => (collection::SETTINGS, "find"),
+        "departments.find" => (collection::DEPARTMENTS, "find"),
+        "unit_monitors.find" => (collection::UNIT_MONITORS, "find"),
+        "department_agents.find" => (collection::DEPARTMENT_AGENTS, "find"),
+        "rooms.list_indexes" => (collection::ROOMS, "listIndexes"),
+        _ => (collection::ROOMS, "find"),
+    }
+}
+
+/// Once per operation and process: which privilege the MongoDB user lacks. `listIndexes` has its
+/// own WARN (the service then sorts as Rocket.Chat does, see `state.rs`).
+fn say_missing_privilege(operation: &'static str) {
+    static SAID: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if operation == "rooms.list_indexes" || said.contains(&operation) {
+        return;
+    }
+    said.push(operation);
+    let (collection, action) = privilege_of(operation);
+    log::error!(
+        "the MongoDB user of MONGO_URL may not {action} on {collection} (Unauthorized): requests \
+         that need it get 503; grant it (README, \"Configuration\": the livechatRoomsReader role)"
+    );
+}
+
 /// A failure the operator must mend in `MONGO_URL` or on the server, not a passing outage: said
 /// once at ERROR, in words that name what to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +91,9 @@ pub enum Misconfiguration {
     Credentials(String),
     /// The TLS handshake failed on the server's certificate (the driver's reason).
     Certificate(String),
+    /// The user's roles lack a privilege (`Unauthorized`): said by [`Db::call`], which knows the
+    /// collection and the action.
+    Privilege,
 }
 
 impl DbError {
@@ -66,8 +102,14 @@ impl DbError {
         let (DbError::Driver(err) | DbError::Listing(err)) = self else {
             return None;
         };
-        if let mongodb::error::ErrorKind::Authentication { message, .. } = err.kind.as_ref() {
-            return Some(Misconfiguration::Credentials(message.clone()));
+        match err.kind.as_ref() {
+            mongodb::error::ErrorKind::Authentication { message, .. } => {
+                return Some(Misconfiguration::Credentials(message.clone()))
+            }
+            mongodb::error::ErrorKind::Command(cmd) if cmd.code == UNAUTHORIZED => {
+                return Some(Misconfiguration::Privilege)
+            }
+            _ => {}
         }
         certificate_cause(&err.to_string()).map(Misconfiguration::Certificate)
     }
@@ -157,6 +199,26 @@ impl Db {
         &self.rooms
     }
 
+    /// One database call, timed as `operation` in the metrics. A read the MongoDB user is not
+    /// allowed (`Unauthorized`, code 13) fails the request like any error (never a listing
+    /// without what could not be read) and is said once at ERROR, naming the collection and the
+    /// action the role lacks.
+    pub async fn call<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = mongodb::error::Result<T>>,
+    ) -> mongodb::error::Result<T> {
+        self.metrics()
+            .db_call(operation, call)
+            .await
+            .inspect_err(|err| {
+                if matches!(err.kind.as_ref(), mongodb::error::ErrorKind::Command(cmd) if cmd.code == UNAUTHORIZED)
+                {
+                    say_missing_privilege(operation);
+                }
+            })
+    }
+
     /// A place for one more request, or [`DbError::Busy`] at once when all are taken.
     pub fn admit(&self) -> Result<Admission, DbError> {
         let shared = &self.shared;
@@ -200,7 +262,7 @@ impl Db {
                 .try_collect::<Vec<T>>()
                 .await
         };
-        Ok(self.metrics().db_call(operation, find).await?)
+        Ok(self.call(operation, find).await?)
     }
 
     /// The roles of the user with this id and hashed login token, `None` when there is no such
@@ -225,7 +287,7 @@ impl Db {
                 },
             ))
             .into_future();
-        let user = self.metrics().db_call("users.find_one", find).await?;
+        let user = self.call("users.find_one", find).await?;
         // Read from the raw reply: roles that are not strings, or unreadable, grant nothing.
         Ok(user.map(|user| match user.get_array("roles") {
             Ok(roles) => roles
@@ -371,7 +433,7 @@ impl Db {
             list = list.selection_criteria(criteria.clone());
         }
         let list = list.into_future();
-        let reply = self.metrics().db_call("rooms.list_indexes", list).await?;
+        let reply = self.call("rooms.list_indexes", list).await?;
         let batch = reply
             .get_document("cursor")
             .and_then(|c| c.get_array("firstBatch"))
@@ -388,7 +450,7 @@ impl Db {
     /// MongoDB's `ping`, for `/ready`.
     pub async fn ping(&self) -> Result<(), DbError> {
         let ping = self.database.run_command(doc! { "ping": 1 }).into_future();
-        self.metrics().db_call("ping", ping).await?;
+        self.call("ping", ping).await?;
         Ok(())
     }
 }

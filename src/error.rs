@@ -181,6 +181,8 @@ fn log_misconfiguration(wrong: Misconfiguration, err: &ApiError) {
     static CREDENTIALS: AtomicBool = AtomicBool::new(false);
     static CERTIFICATE: AtomicBool = AtomicBool::new(false);
     let (said, line) = match &wrong {
+        // `Db::call` has said which collection and action, once.
+        Misconfiguration::Privilege => return log::debug!("{}", chain(err)),
         Misconfiguration::Credentials(reason) => (
             &CREDENTIALS,
             format!(

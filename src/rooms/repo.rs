@@ -64,8 +64,7 @@ pub async fn find_page(
         None => {}
     }
     let rooms = db
-        .metrics()
-        .db_call("rooms.find", find.into_future())
+        .call("rooms.find", find.into_future())
         .await
         .map_err(DbError::Listing)?;
     Ok(Page {
@@ -83,8 +82,7 @@ pub async fn count(db: &Db, listing: &Listing) -> Result<u64, DbError> {
         .count_documents(filter::to_filter(listing))
         .max_time(db.query_timeout())
         .into_future();
-    db.metrics()
-        .db_call("rooms.count", count)
+    db.call("rooms.count", count)
         .await
         .map_err(DbError::Listing)
 }

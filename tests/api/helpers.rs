@@ -446,3 +446,16 @@ pub async fn start_binary_logged(
     });
     (child, port, log)
 }
+
+/// Waits (at most 10 s) until a line of `log` (from [`start_binary_logged`]) contains `needle`:
+/// lines are read in the background, after the answers they follow.
+pub async fn wait_for_line(log: &std::sync::Mutex<Vec<String>>, needle: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !log.lock().unwrap().iter().any(|l| l.contains(needle)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no log line with {needle:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

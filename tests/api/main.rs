@@ -13,6 +13,7 @@ mod helpers;
 mod limits;
 mod mongodb_work;
 mod operations;
+mod privileges;
 mod proxy;
 mod rendering;
 mod rocketchat_e2e;

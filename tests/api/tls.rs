@@ -159,16 +159,8 @@ async fn refused(mongo_url: &str) -> Vec<String> {
         (ready.status, ready.body.as_str()),
         (503, r#"{"status":"unavailable"}"#)
     );
-    // The access log line of that last request is written after its answer: wait for it.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        if log.lock().unwrap().iter().any(|l| l.contains("GET /ready")) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no access log line");
-        tokio::task::yield_now().await;
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    // The access log line of that last request is written after its answer.
+    wait_for_line(&log, "GET /ready").await;
     let lines = log.lock().unwrap().clone();
     lines
 }
