@@ -16,7 +16,10 @@ pub enum FixtureError {
     },
     #[error("{path}: {reason}")]
     Invalid { path: PathBuf, reason: String },
-    #[error("collection {0} already has documents; pass --replace to drop it first")]
+    #[error(
+        "collection {0} already has documents; pass --replace to drop it first, --if-empty to \
+         leave it as it is, --add to add to it, or --merge to add only the documents it lacks"
+    )]
     NotEmpty(String),
     #[error("database: {0}")]
     Database(#[from] mongodb::error::Error),
@@ -67,12 +70,13 @@ pub enum Existing {
 }
 
 /// Loads every `*.json` file of `dir` into the collection named after it, in name order. Returns
-/// each collection with the number of documents loaded.
+/// each collection with the number of documents inserted, `None` for one left as it was
+/// (`--if-empty` on a collection that has documents).
 pub async fn load_dir(
     db: &Database,
     dir: &Path,
     existing: Existing,
-) -> Result<Vec<(String, usize)>, FixtureError> {
+) -> Result<Vec<(String, Option<usize>)>, FixtureError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| FixtureError::Read {
             path: dir.to_owned(),
@@ -97,7 +101,7 @@ pub async fn load_dir(
             && collection.estimated_document_count().await? > 0
         {
             if existing == Existing::Skip {
-                loaded.push((name, 0));
+                loaded.push((name, None));
                 continue;
             }
             return Err(FixtureError::NotEmpty(name));
@@ -117,7 +121,7 @@ pub async fn load_dir(
         if !docs.is_empty() {
             collection.insert_many(&docs).await?;
         }
-        loaded.push((name, docs.len()));
+        loaded.push((name, Some(docs.len())));
     }
     Ok(loaded)
 }

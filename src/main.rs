@@ -23,19 +23,23 @@ usage: livechat-rooms                      serve (configured by environment vari
                                            skipped, added to, or given only the documents whose
                                            _id they lack";
 
+/// What `load-fixtures` does with a collection that already has documents.
+const LOAD_FLAGS: [&str; 4] = ["--replace", "--if-empty", "--add", "--merge"];
+
 #[actix_web::main]
 async fn main() -> ExitCode {
     livechat_rooms::logging::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `--help` anywhere: the usage, and nothing else is done.
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let result = match args.first().map(String::as_str) {
         None => serve().await,
         Some("load-fixtures") => load_fixtures(&args[1..]).await,
         Some("health-check") => health_check(),
         Some("indexes") => indexes(&args[1..]).await,
-        Some("-h" | "--help") => {
-            println!("{USAGE}");
-            Ok(())
-        }
         Some(other) => Err(format!("unknown command {other:?}\n{USAGE}")),
     };
     match result {
@@ -57,6 +61,23 @@ async fn serve() -> Result<(), String> {
 }
 
 async fn load_fixtures(args: &[String]) -> Result<(), String> {
+    if let Some(unknown) = args
+        .iter()
+        .find(|a| a.starts_with('-') && !LOAD_FLAGS.contains(&a.as_str()))
+    {
+        return Err(format!("load-fixtures: unknown option {unknown}\n{USAGE}"));
+    }
+    if args
+        .iter()
+        .filter(|a| LOAD_FLAGS.contains(&a.as_str()))
+        .count()
+        > 1
+    {
+        return Err(format!(
+            "load-fixtures takes one of {}\n{USAGE}",
+            LOAD_FLAGS.join(", ")
+        ));
+    }
     let existing = if args.iter().any(|a| a == "--replace") {
         Existing::Replace
     } else if args.iter().any(|a| a == "--if-empty") {
@@ -81,7 +102,13 @@ async fn load_fixtures(args: &[String]) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     for (collection, n) in loaded {
-        log::info!("loaded {n} documents into {}.{collection}", db.name());
+        match n {
+            Some(n) => log::info!("loaded {n} documents into {}.{collection}", db.name()),
+            None => log::info!(
+                "left {}.{collection} as it was (it has documents; --if-empty)",
+                db.name()
+            ),
+        }
     }
     Ok(())
 }
@@ -105,17 +132,34 @@ async fn indexes(args: &[String]) -> Result<(), String> {
         .map_err(|e| format!("cannot read the indexes of {ROOMS}: {e}"))?;
     let (report, missing) = index_advice::report(&found);
     print!("{report}");
-    if create && !missing.is_empty() {
-        let entries: Vec<_> = missing.iter().map(|i| i.to_create_entry()).collect();
-        database
-            .run_command(doc! { "createIndexes": ROOMS, "indexes": entries })
+    let mut refused = 0;
+    for index in missing.iter().filter(|_| create) {
+        let entry = index.to_create_entry();
+        match database
+            .run_command(doc! { "createIndexes": ROOMS, "indexes": [entry.clone()] })
             .await
-            .map_err(|e| format!("creating the indexes failed: {e}"))?;
-        for index in &missing {
-            println!("created {}", index.name);
+        {
+            Ok(_) => println!("created {}", index.name),
+            Err(e) => {
+                refused += 1;
+                eprintln!(
+                    "could not create {} {} on {ROOMS}: {}",
+                    index.name,
+                    entry
+                        .get_document("key")
+                        .map(|k| k.to_string())
+                        .unwrap_or_default(),
+                    server_said(&e)
+                );
+            }
         }
     }
-    Ok(())
+    match refused {
+        0 => Ok(()),
+        n => Err(format!(
+            "{n} of the recommended indexes could not be created"
+        )),
+    }
 }
 
 /// For container health checks (the image has no curl): `GET /health` on the configured port.
@@ -142,5 +186,19 @@ fn health_check() -> Result<(), String> {
     match response.lines().next() {
         Some(status) if status.split(' ').nth(1) == Some("200") => Ok(()),
         other => Err(format!("unhealthy: {}", other.unwrap_or("no answer"))),
+    }
+}
+
+/// What the server said, in one line: its message and code name for a command error, else the
+/// driver's own first line (never a dump of the reply).
+fn server_said(e: &mongodb::error::Error) -> String {
+    let text = match e.kind.as_ref() {
+        mongodb::error::ErrorKind::Command(cmd) => format!("{} ({})", cmd.message, cmd.code_name),
+        other => other.to_string(),
+    };
+    let line = text.lines().next().unwrap_or_default();
+    match line.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_owned(),
     }
 }

@@ -70,14 +70,16 @@ pub fn room<'d>(
         _ => None,
     };
     let flag = |key: &str| matches!(room.get(key), Ok(Some(RawBsonRef::Boolean(true))));
-    let status = if flag("onHold") {
-        "on hold"
-    } else if flag("open") && sub("servedBy").is_none() {
-        "queued"
-    } else if flag("open") {
-        "open"
-    } else {
+    // As Rocket.Chat's Current Chats names it (its `getStatusText`): closed first, then queued
+    // (open without an agent), then on hold.
+    let status = if !flag("open") {
         "closed"
+    } else if sub("servedBy").is_none() {
+        "queued"
+    } else if flag("onHold") {
+        "on hold"
+    } else {
+        "open"
     };
     let tags = match room.get("tags") {
         Ok(Some(RawBsonRef::Array(tags))) => joined(tags),
@@ -181,6 +183,15 @@ mod tests {
         assert_eq!(
             state(&rawdoc! {"_id": "c", "closedAt": DateTime::from_millis(0)}),
             "\"closed\""
+        );
+        // Closed and on hold (a chat closed while held): closed, as Current Chats shows it.
+        assert_eq!(
+            state(&rawdoc! {"_id": "ch", "onHold": true, "servedBy": {"username": "x"}}),
+            "\"closed\""
+        );
+        assert_eq!(
+            state(&rawdoc! {"_id": "qh", "open": true, "onHold": true}),
+            "\"queued\""
         );
     }
 

@@ -315,7 +315,7 @@ async fn merging_fixtures_adds_what_is_missing_and_keeps_what_is_there() {
         .find(|(c, _)| c == "rocketchat_room")
         .unwrap()
         .1;
-    assert_eq!(rooms_loaded, 1, "only the missing room is inserted");
+    assert_eq!(rooms_loaded, Some(1), "only the missing room is inserted");
     let kept = settings
         .find_one(doc! {"_id": "API_Default_Count"})
         .await
