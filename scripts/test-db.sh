@@ -11,7 +11,7 @@ ensure_nx() {
   if [ -x "$NX_VENV/bin/nx-27017" ]; then
     return
   fi
-  echo "installing nx-27017 $NX_VERSION into $NX_VENV" >&2
+  echo "installing nx-27017 $NX_VERSION into $NX_VENV (once; under a minute, pip prints nothing meanwhile)" >&2
   mkdir -p "$(dirname "$NX_VENV")"
   if ! python3 -m venv "$NX_VENV" 2>/dev/null; then
     # Debian's own python3 keeps venv in a separate package.
@@ -37,7 +37,7 @@ ensure_mongoeco() {
     echo "mongoeco runs in a Debian trixie chroot, which needs root to build and enter" >&2
     return 1
   fi
-  echo "installing mongoeco $MONGOECO_VERSION into a trixie chroot at $MONGOECO_ROOT" >&2
+  echo "installing mongoeco $MONGOECO_VERSION into a trixie chroot at $MONGOECO_ROOT (once; about 2 minutes: debootstrap, then pip)" >&2
   if ! command -v debootstrap >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   fi

@@ -109,3 +109,31 @@ async fn an_index_the_server_refuses_is_one_readable_line() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn the_demo_refuses_a_taken_port_before_it_starts_anything() {
+    // Held by "another demo".
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mongo_port = free.local_addr().unwrap().port().to_string();
+    drop(free);
+    for (service, database) in [(&port, &mongo_port), (&mongo_port, &port)] {
+        let output = tokio::process::Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo"))
+            .env("PORT", service)
+            .env("DEMO_MONGO_PORT", database)
+            .env("DEMO_DB", "nx")
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(stderr.contains(&format!("port {port} (")), "{stderr}");
+        assert!(stderr.contains("is taken"), "{stderr}");
+        assert!(stderr.contains("nothing was started"), "{stderr}");
+        // Nothing was built or started: the script stopped at its first check.
+        assert!(!stderr.contains("building"), "{stderr}");
+    }
+    drop(taken);
+}
