@@ -66,6 +66,13 @@ fn privilege_of(operation: &str) -> (&'static str, &'static str) {
     }
 }
 
+fn say_if_unauthorized(operation: &'static str, err: &mongodb::error::Error) {
+    if matches!(err.kind.as_ref(), mongodb::error::ErrorKind::Command(cmd) if cmd.code == UNAUTHORIZED)
+    {
+        say_missing_privilege(operation);
+    }
+}
+
 /// Once per operation and process: which privilege the MongoDB user lacks. `listIndexes` has its
 /// own WARN (the service then sorts as Rocket.Chat does, see `state.rs`).
 fn say_missing_privilege(operation: &'static str) {
@@ -203,20 +210,13 @@ impl Db {
     /// allowed (`Unauthorized`, code 13) fails the request like any error (never a listing
     /// without what could not be read) and is said once at ERROR, naming the collection and the
     /// action the role lacks.
-    pub async fn call<T>(
-        &self,
+    pub fn call<'a, T: 'a>(
+        &'a self,
         operation: &'static str,
-        call: impl Future<Output = mongodb::error::Result<T>>,
-    ) -> mongodb::error::Result<T> {
+        call: impl Future<Output = mongodb::error::Result<T>> + 'a,
+    ) -> impl Future<Output = mongodb::error::Result<T>> + 'a {
         self.metrics()
-            .db_call(operation, call)
-            .await
-            .inspect_err(|err| {
-                if matches!(err.kind.as_ref(), mongodb::error::ErrorKind::Command(cmd) if cmd.code == UNAUTHORIZED)
-                {
-                    say_missing_privilege(operation);
-                }
-            })
+            .db_call_observed(operation, call, say_if_unauthorized)
     }
 
     /// A place for one more request, or [`DbError::Busy`] at once when all are taken.

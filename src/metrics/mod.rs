@@ -267,13 +267,26 @@ impl Metrics {
         operation: &'static str,
         call: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
+        self.db_call_observed(operation, call, |_, _| {}).await
+    }
+
+    /// As [`Metrics::db_call`], with `failed` told of an error and its operation. One future, not
+    /// a wrapper around another: an awaited future is moved whole at each layer, and the
+    /// driver's are large.
+    pub async fn db_call_observed<T, E>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, E>>,
+        failed: fn(&'static str, &E),
+    ) -> Result<T, E> {
         let started = Instant::now();
         let result = call.await;
         self.db_duration
             .with_label_values(&[operation])
             .observe(started.elapsed().as_secs_f64());
-        if result.is_err() {
+        if let Err(err) = &result {
             self.db_errors.with_label_values(&[operation]).inc();
+            failed(operation, err);
         }
         result
     }

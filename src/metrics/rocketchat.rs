@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntGaugeVec, Opts};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntGauge, IntGaugeVec, Opts};
 use sketches_ddsketch::{Config as SketchConfig, DDSketch};
 
 /// prom-client's Summary quantiles as Rocket.Chat configures them (`percentiles`).
@@ -37,6 +37,8 @@ pub struct RestApiMetrics {
     seconds: HistogramVec,
     size: HistogramVec,
     active: IntGaugeVec,
+    /// `active_requests{method="get"}`, looked up once (a label lookup hashes its text).
+    active_get: IntGauge,
     /// Rocket.Chat's setting `Prometheus_API_User_Agent`, as last read.
     user_agent_label: AtomicBool,
 }
@@ -106,6 +108,7 @@ impl RestApiMetrics {
             series: Mutex::new(Vec::new()),
             seconds,
             size,
+            active_get: active.with_label_values(&["get"]),
             active,
             user_agent_label: AtomicBool::new(false),
         }
@@ -122,18 +125,25 @@ impl RestApiMetrics {
 
     /// A call starts: `rocketchat_rest_api_active_requests{method}` goes up until [`Self::end`].
     pub fn start(&self, call: &RestCall) {
-        self.active.with_label_values(&[&call.method]).inc();
+        self.active_gauge(call).inc();
+    }
+
+    fn active_gauge(&self, call: &RestCall) -> IntGauge {
+        match call.method.as_ref() {
+            "get" => self.active_get.clone(),
+            other => self.active.with_label_values(&[other]),
+        }
     }
 
     /// A call that never had an answer (its client went away): out of the gauge only.
     pub fn end_unanswered(&self, call: &RestCall) {
-        self.active.with_label_values(&[&call.method]).dec();
+        self.active_gauge(call).dec();
     }
 
     /// A call has its answer: the gauge goes down, the summary and the histograms observe it.
     /// `size` is the `Content-Length` (Rocket.Chat observes the size only where it is above 0).
     pub fn end(&self, call: RestCall, status: u16, seconds: f64, size: Option<u64>) {
-        self.active.with_label_values(&[&call.method]).dec();
+        self.active_gauge(&call).dec();
         let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
         let at = match all.iter().position(|s| s.is(&call, status)) {
             Some(at) => at,
