@@ -2,7 +2,8 @@
 //! REQUESTS GETs (as the fixture manager) with CONCURRENCY in flight to a loopback URL, checks each
 //! answer's status (default 200), then prints throughput and latency percentiles. It stops by
 //! itself. `URL` may also be `@FILE`: the URLs of that file, one a line, taken in turn.
-//! `LOAD_ACCEPT` sets the `Accept` header (e.g. `application/x-ndjson`, `text/csv`).
+//! `LOAD_ACCEPT` sets the `Accept` header (e.g. `application/x-ndjson`, `text/csv`);
+//! `LOAD_NEW_CONNECTIONS=1` opens a new connection for every request.
 
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,16 @@ async fn main() {
     );
     let urls = std::sync::Arc::new(urls);
     let accept = std::env::var("LOAD_ACCEPT").unwrap_or_else(|_| "application/json".to_owned());
-    let client = reqwest::Client::new();
+    // LOAD_NEW_CONNECTIONS=1: a new TCP connection for every request (nginx's `proxy_pass`
+    // without upstream keepalive); otherwise connections are kept, as proxies with keep-alive do.
+    let client = if std::env::var_os("LOAD_NEW_CONNECTIONS").is_some() {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("a client")
+    } else {
+        reqwest::Client::new()
+    };
     let started = Instant::now();
     let per_worker = requests.div_ceil(concurrency);
     let workers: Vec<_> = (0..concurrency)

@@ -7,31 +7,83 @@ use serde_json::Value;
 /// The largest integer a JavaScript number holds exactly (`Number.MAX_SAFE_INTEGER`).
 pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
-/// A JSON string, escaped as `JSON.stringify` escapes it: `"` and `\` with a backslash, the
+/// A JSON string, escaped as `JSON.stringify` escapes it: `"` and `\\` with a backslash, the
 /// control characters below U+0020 as `\b \t \n \f \r` or `\u00xx`, everything else as it is
 /// (a Rust string holds no lone surrogate, the one other thing JavaScript escapes).
 pub fn string(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
+    escape_into(out, s.as_bytes());
+}
+
+/// As [`string`], for bytes that should be UTF-8 (BSON's strings, read without a check): the
+/// check is made only when a byte is not ASCII, which the scan for escapes sees anyway. On an
+/// error, what was written is not a whole string: the caller drops the body.
+pub fn utf8_string(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), std::str::Utf8Error> {
+    if escape_into(out, bytes) {
+        std::str::from_utf8(bytes)?;
+    }
+    Ok(())
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any of these 8 bytes needs a look: below U+0020, `"`, `\\`, or not ASCII. A true
+/// answer may be a false alarm (the bytes are then looked at one by one); a false one never is.
+fn needs_a_look(word: u64) -> bool {
+    let below_space = word.wrapping_sub(ONES * 0x20);
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
+    ((below_space & !word) | zero_byte(quote) | zero_byte(backslash) | word) & HIGH != 0
+}
+
+/// Writes `bytes` as a JSON string; true when a byte is not ASCII. Eight bytes are checked at a
+/// time: the runs between escapes are copied whole.
+fn escape_into(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    let mut non_ascii = false;
     let mut start = 0;
-    for (i, &byte) in bytes.iter().enumerate() {
-        let escape = ESCAPE[usize::from(byte)];
-        if escape == 0 {
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..i]);
-        start = i + 1;
-        if escape == b'u' {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(b"\\u00");
-            out.extend_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
-        } else {
-            out.extend_from_slice(&[b'\\', escape]);
+    let mut i = 0;
+    while i < bytes.len() {
+        let end = match bytes.get(i..i + 8) {
+            Some(chunk) => {
+                let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+                if !needs_a_look(word) {
+                    i += 8;
+                    continue;
+                }
+                i + 8
+            }
+            None => bytes.len(),
+        };
+        while i < end {
+            let byte = bytes[i];
+            let escape = ESCAPE[usize::from(byte)];
+            if escape != 0 {
+                out.extend_from_slice(&bytes[start..i]);
+                start = i + 1;
+                if escape == b'u' {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.extend_from_slice(&[
+                        b'\\',
+                        b'u',
+                        b'0',
+                        b'0',
+                        HEX[usize::from(byte >> 4)],
+                        HEX[usize::from(byte & 15)],
+                    ]);
+                } else {
+                    out.extend_from_slice(&[b'\\', escape]);
+                }
+            }
+            non_ascii |= byte >= 0x80;
+            i += 1;
         }
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+    non_ascii
 }
 
 /// For each byte: 0 when it stands as it is, else the letter after its backslash (`u`: `\u00xx`).
@@ -191,6 +243,44 @@ pub fn parse_int_of(n: f64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn strings_escape_as_json_stringify_whatever_the_position_of_the_byte() {
+        // Every ASCII byte and a few non-ASCII characters, at every position of strings of
+        // lengths around the 8-byte chunks, against serde_json (which escapes as JSON.stringify
+        // does for strings without lone surrogates).
+        let specials: Vec<String> = (0u8..0x80)
+            .map(|b| char::from(b).to_string())
+            .chain(["é", "☃", "😀"].map(String::from))
+            .collect();
+        for len in 0..20 {
+            for at in 0..=len {
+                for special in &specials {
+                    let text: String = "abcdefghijklmnopqrstu"[..at].to_owned()
+                        + special
+                        + &"vwxyzABCDEFGHIJKLMNOP"[..len - at];
+                    let mut out = Vec::new();
+                    string(&mut out, &text);
+                    assert_eq!(out, serde_json::to_vec(&text).unwrap(), "{text:?}");
+                    let mut checked = Vec::new();
+                    utf8_string(&mut checked, text.as_bytes()).unwrap();
+                    assert_eq!(checked, out);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_wherever_they_are() {
+        for bad in [
+            &b"\xC3"[..],
+            b"abcdefgh\xFFij",
+            b"0123456789abcde\xC3(",
+            b"\xED\xA0\x80",
+        ] {
+            assert!(utf8_string(&mut Vec::new(), bad).is_err(), "{bad:?}");
+        }
+    }
     use super::*;
 
     #[test]

@@ -143,6 +143,26 @@ pub fn write_json(out: &mut Vec<u8>, millis: i64) {
     let days = millis.div_euclid(MS_PER_DAY);
     let in_day = millis.rem_euclid(MS_PER_DAY);
     let (year, month, day) = civil_from_days(days);
+    if (0..=9999).contains(&year) {
+        // The common case, written in one piece: "YYYY-MM-DDTHH:MM:SS.mmmZ".
+        let in_day = in_day.unsigned_abs();
+        let mut text = *b"\"0000-00-00T00:00:00.000Z\"";
+        let mut put = |at: usize, width: usize, mut value: u64| {
+            for slot in text[at..at + width].iter_mut().rev() {
+                *slot = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(1, 4, year.unsigned_abs());
+        put(6, 2, month.unsigned_abs());
+        put(9, 2, day.unsigned_abs());
+        put(12, 2, in_day / 3_600_000);
+        put(15, 2, in_day / 60_000 % 60);
+        put(18, 2, in_day / 1000 % 60);
+        put(21, 3, in_day % 1000);
+        out.extend_from_slice(&text);
+        return;
+    }
     out.push(b'"');
     if (0..=9999).contains(&year) {
         digits(out, year.unsigned_abs(), 4);

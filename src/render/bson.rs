@@ -4,7 +4,7 @@
 /// BSON that cannot be read: the database sent bytes this renderer does not understand.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed BSON: {0}")]
-pub struct Malformed(&'static str);
+pub struct Malformed(pub(super) &'static str);
 
 const OLD_BINARY_SUBTYPE: u8 = 2;
 pub(super) const UUID_SUBTYPE: u8 = 4;
@@ -13,7 +13,9 @@ pub(super) const UUID_SUBTYPE: u8 = 4;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Value<'a> {
     Double(f64),
-    Str(&'a str),
+    /// A string's bytes, not yet checked as UTF-8: the renderer checks them as it escapes them
+    /// (only a byte that is not ASCII costs a check).
+    Str(&'a [u8]),
     /// js-bson reads a symbol as its string.
     Symbol(&'a str),
     /// A document's bytes, length prefix to terminating NUL.
@@ -53,7 +55,8 @@ impl<'a> Elements<'a> {
         }
     }
 
-    fn element(&mut self) -> Result<(&'a str, Value<'a>), Malformed> {
+    /// A key (its bytes, not yet checked as UTF-8, as [`Value::Str`]) and its value.
+    fn element(&mut self) -> Result<(&'a [u8], Value<'a>), Malformed> {
         let (&kind, rest) = self.rest.split_first().ok_or(Malformed("element"))?;
         let (key, rest) = cstring(rest)?;
         let mut reader = Reader(rest);
@@ -64,7 +67,7 @@ impl<'a> Elements<'a> {
 }
 
 impl<'a> Iterator for Elements<'a> {
-    type Item = Result<(&'a str, Value<'a>), Malformed>;
+    type Item = Result<(&'a [u8], Value<'a>), Malformed>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.rest.is_empty() {
@@ -101,13 +104,18 @@ impl<'a> Reader<'a> {
         Ok(i64::from_le_bytes(*self.array()?))
     }
 
-    /// A length-prefixed, NUL-terminated UTF-8 string.
-    fn string(&mut self) -> Result<&'a str, Malformed> {
+    /// A length-prefixed, NUL-terminated string's bytes (UTF-8 unchecked).
+    fn string_bytes(&mut self) -> Result<&'a [u8], Malformed> {
         let len = usize::try_from(self.i32()?).map_err(|_| Malformed("string length"))?;
         match self.take(len)? {
-            [text @ .., 0] => std::str::from_utf8(text).map_err(|_| Malformed("string UTF-8")),
+            [text @ .., 0] => Ok(text),
             _ => Err(Malformed("string terminator")),
         }
+    }
+
+    /// A length-prefixed, NUL-terminated UTF-8 string.
+    fn string(&mut self) -> Result<&'a str, Malformed> {
+        std::str::from_utf8(self.string_bytes()?).map_err(|_| Malformed("string UTF-8"))
     }
 
     /// A document's bytes (checked when it is rendered).
@@ -116,7 +124,7 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
-    fn cstring(&mut self) -> Result<&'a str, Malformed> {
+    fn cstring(&mut self) -> Result<&'a [u8], Malformed> {
         let (text, rest) = cstring(self.0)?;
         self.0 = rest;
         Ok(text)
@@ -125,7 +133,7 @@ impl<'a> Reader<'a> {
     fn value(&mut self, kind: u8) -> Result<Value<'a>, Malformed> {
         Ok(match kind {
             0x01 => Value::Double(f64::from_le_bytes(*self.array()?)),
-            0x02 => Value::Str(self.string()?),
+            0x02 => Value::Str(self.string_bytes()?),
             0x03 => Value::Document(self.document()?),
             0x04 => Value::Array(self.document()?),
             0x05 => {
@@ -197,14 +205,13 @@ fn read_len(bytes: &[u8]) -> Result<usize, Malformed> {
         .ok_or(Malformed("document length"))
 }
 
-/// A NUL-terminated UTF-8 string and what follows it.
-fn cstring(bytes: &[u8]) -> Result<(&str, &[u8]), Malformed> {
+/// A NUL-terminated string's bytes (UTF-8 unchecked) and what follows it.
+fn cstring(bytes: &[u8]) -> Result<(&[u8], &[u8]), Malformed> {
     let end = bytes
         .iter()
         .position(|&b| b == 0)
         .ok_or(Malformed("key terminator"))?;
-    let text = std::str::from_utf8(&bytes[..end]).map_err(|_| Malformed("key UTF-8"))?;
-    Ok((text, &bytes[end + 1..]))
+    Ok((&bytes[..end], &bytes[end + 1..]))
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use base64::Engine as _;
 
 use mongodb::bson::{Decimal128, RawDocument, Uuid};
 
-use crate::js::{integer, number, string};
+use crate::js::{integer, number, string, utf8_string};
 
 mod bson;
 pub mod csv;
@@ -35,9 +35,9 @@ pub use bson::Malformed;
 use bson::{Elements, Value, UUID_SUBTYPE};
 
 /// The key a room's department is attached under.
-const DEPARTMENT: &str = "department";
+const DEPARTMENT: &[u8] = b"department";
 /// The key that names a room's department.
-const DEPARTMENT_ID: &str = "departmentId";
+const DEPARTMENT_ID: &[u8] = b"departmentId";
 
 /// Opens the body: `{"rooms":[`.
 pub fn page_start(out: &mut Vec<u8>) {
@@ -65,7 +65,7 @@ pub fn room<'d>(
         let (key, value) = element?;
         let value = match value {
             Value::Str(id) if key == DEPARTMENT_ID => {
-                department_id = Some(id);
+                department_id = Some(utf8(id, "string UTF-8")?);
                 value
             }
             // A stored `department` before `departmentId` (rare): look the id up ahead.
@@ -107,10 +107,14 @@ pub fn room<'d>(
 fn find_department_id(bytes: &[u8]) -> Result<Option<&str>, Malformed> {
     for element in Elements::of(bytes)? {
         if let (DEPARTMENT_ID, Value::Str(id)) = element? {
-            return Ok(Some(id));
+            return utf8(id, "string UTF-8").map(Some);
         }
     }
     Ok(None)
+}
+
+fn utf8<'a>(bytes: &'a [u8], what: &'static str) -> Result<&'a str, Malformed> {
+    std::str::from_utf8(bytes).map_err(|_| Malformed(what))
 }
 
 /// Closes the body: `],"count":N,"offset":O,"total":T,"success":true}`.
@@ -181,7 +185,7 @@ fn object(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), Malformed> {
 fn member(
     out: &mut Vec<u8>,
     first: &mut bool,
-    key: &str,
+    key: &[u8],
     value: Value<'_>,
 ) -> Result<(), Malformed> {
     if matches!(value, Value::Undefined) {
@@ -191,7 +195,7 @@ fn member(
         out.push(b',');
     }
     *first = false;
-    string(out, key);
+    utf8_string(out, key).map_err(|_| Malformed("key UTF-8"))?;
     out.push(b':');
     write_value(out, value)
 }
@@ -215,7 +219,8 @@ fn array(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), Malformed> {
 fn write_value(out: &mut Vec<u8>, value: Value<'_>) -> Result<(), Malformed> {
     match value {
         Value::Double(n) => number(out, n),
-        Value::Str(s) | Value::Symbol(s) => string(out, s),
+        Value::Str(s) => utf8_string(out, s).map_err(|_| Malformed("string UTF-8"))?,
+        Value::Symbol(s) => string(out, s),
         Value::Document(d) => object(out, d)?,
         Value::Array(a) => array(out, a)?,
         Value::Boolean(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
