@@ -2,7 +2,7 @@
 //! as held; the `Access-Control-Allow-*` headers on whatever it is answered; and the answer to every
 //! other method there, a preflight included.
 
-use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError as _};
 
@@ -38,17 +38,12 @@ pub fn add_headers(cors: &Cors, headers: &mut HeaderMap) {
             HeaderValue::from_str(origin).unwrap_or_else(|_| HeaderValue::from_static("null"))
         }
     };
-    let set = |headers: &mut HeaderMap, name: HeaderName, value| {
-        headers.insert(name, value);
-    };
-    set(headers, header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
-    set(
-        headers,
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
+    headers.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static(ALLOW_METHODS),
     );
-    set(
-        headers,
+    headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static(ALLOW_HEADERS),
     );

@@ -163,15 +163,7 @@ fn grouping_labels(expr: &str) -> Vec<String> {
 #[tokio::test]
 async fn every_dashboard_query_and_rocket_chats_rest_queries_return_data_from_a_real_prometheus() {
     let app = spawn_app().await;
-    let down = spawn_app_with(
-        "mongodb://127.0.0.1:1/rocketchat",
-        &[
-            ("QUERY_TIMEOUT_MS", "300"),
-            ("SERVER_SELECTION_TIMEOUT_MS", "300"),
-        ],
-        TestDb::Empty,
-    )
-    .await;
+    let down = spawn_app_without_database().await;
     let host = |app: &TestApp| app.address.trim_start_matches("http://").to_owned();
     let prometheus = Prometheus::start(&[&host(&app), &host(&down)]).await;
 

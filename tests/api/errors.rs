@@ -264,15 +264,7 @@ async fn regex_metacharacters_and_operators_are_only_text() {
 #[tokio::test]
 async fn an_unreachable_database_is_503_and_says_nothing_more() {
     // Nothing listens on port 1; the short timeouts keep the test quick.
-    let app = spawn_app_with(
-        "mongodb://127.0.0.1:1/rocketchat",
-        &[
-            ("QUERY_TIMEOUT_MS", "300"),
-            ("SERVER_SELECTION_TIMEOUT_MS", "300"),
-        ],
-        TestDb::Empty,
-    )
-    .await;
+    let app = spawn_app_without_database().await;
     let reply = app.get_rooms("", MANAGER).await;
     reply.assert_error(
         503,

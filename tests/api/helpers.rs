@@ -459,3 +459,38 @@ pub async fn wait_for_line(log: &std::sync::Mutex<Vec<String>>, needle: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+/// The service against an address where nothing listens (port 1), with short timeouts: every
+/// database call fails at once.
+pub async fn spawn_app_without_database() -> TestApp {
+    spawn_app_with(
+        "mongodb://127.0.0.1:1/rocketchat",
+        &[
+            ("QUERY_TIMEOUT_MS", "300"),
+            ("SERVER_SELECTION_TIMEOUT_MS", "300"),
+        ],
+        TestDb::Empty,
+    )
+    .await
+}
+
+impl TestApp {
+    /// The service binary started on `port` (by [`start_binary_logged`]), reading `db`.
+    pub fn of_binary(port: u16, db: &Database) -> TestApp {
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            db: db.clone(),
+            client: reqwest::Client::new(),
+        }
+    }
+}
+
+/// Sends SIGTERM to a child process.
+pub fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+}

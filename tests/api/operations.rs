@@ -14,15 +14,7 @@ async fn ready_answers_when_the_database_does() {
 
 #[tokio::test]
 async fn ready_is_503_when_the_database_is_unreachable() {
-    let app = spawn_app_with(
-        "mongodb://127.0.0.1:1/rocketchat",
-        &[
-            ("QUERY_TIMEOUT_MS", "300"),
-            ("SERVER_SELECTION_TIMEOUT_MS", "300"),
-        ],
-        TestDb::Empty,
-    )
-    .await;
+    let app = spawn_app_without_database().await;
     let reply = app.get("/ready", ANONYMOUS).await;
     assert_eq!(
         (reply.status, reply.body.as_str()),
@@ -113,15 +105,7 @@ async fn a_page_short_of_its_count_is_answered_without_counting() {
 
 #[tokio::test]
 async fn metrics_count_database_errors() {
-    let app = spawn_app_with(
-        "mongodb://127.0.0.1:1/rocketchat",
-        &[
-            ("QUERY_TIMEOUT_MS", "300"),
-            ("SERVER_SELECTION_TIMEOUT_MS", "300"),
-        ],
-        TestDb::Empty,
-    )
-    .await;
+    let app = spawn_app_without_database().await;
     assert_eq!(app.get_rooms("", MANAGER).await.status, 503);
     let text = app.get("/metrics", ANONYMOUS).await.body;
     // Authentication's two lookups run together; the first to fail cancels the other.
@@ -240,11 +224,7 @@ async fn malformed_requests_are_counted_not_logged_as_errors() {
         let status = raw_status_line(port, request).await;
         assert!(status.starts_with("HTTP/1.1 400"), "{status:?}");
     }
-    let app = TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        db: loaded.db.clone(),
-        client: reqwest::Client::new(),
-    };
+    let app = TestApp::of_binary(port, &loaded.db);
     let counted = tokio::time::timeout(std::time::Duration::from_secs(10), async {
         loop {
             let text = app.get("/metrics", ANONYMOUS).await.body;
@@ -275,20 +255,11 @@ async fn sigterm_lets_a_request_in_flight_finish_and_exits_0() {
         ("SHUTDOWN_TIMEOUT_SECS", "30"),
     ])
     .await;
-    let app = TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        db: loaded.db.clone(),
-        client: reqwest::Client::new(),
-    };
+    let app = TestApp::of_binary(port, &loaded.db);
 
     let in_flight = app.spawn_get_rooms("roomName=Linus", MANAGER);
     app.wait_for_requests_in_flight(1).await;
-    let pid = child.id().expect("running").to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sigterm(&child);
     // The request in flight completes once the database answers.
     database.set(Link::Up);
     let reply = in_flight.await.unwrap();
@@ -348,18 +319,9 @@ async fn with_a_shutdown_delay_sigterm_turns_ready_to_503_and_keeps_serving_unti
     let database = FlakyDatabase::start(Link::Up, loaded.db.name()).await;
     let (mut child, port) =
         start_binary(&[("MONGO_URL", &database.url), ("SHUTDOWN_DELAY_SECS", "3")]).await;
-    let app = TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        db: loaded.db.clone(),
-        client: reqwest::Client::new(),
-    };
+    let app = TestApp::of_binary(port, &loaded.db);
     assert_eq!(app.get("/ready", ANONYMOUS).await.status, 200);
-    let pid = child.id().expect("running").to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sigterm(&child);
     // The signal is handled asynchronously: /ready turns within the delay.
     let turned = tokio::time::timeout(std::time::Duration::from_secs(2), async {
         loop {

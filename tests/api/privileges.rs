@@ -47,11 +47,7 @@ async fn a_read_the_role_does_not_allow_is_a_503_said_once_naming_the_collection
         // A process of its own for each, so that nothing is held yet and the line is its first.
         let database = FlakyDatabase::start(Link::Up, loaded.db.name()).await;
         let (_child, port, log) = start_binary_logged(&[("MONGO_URL", &database.url)]).await;
-        let app = TestApp {
-            address: format!("http://127.0.0.1:{port}"),
-            db: loaded.db.clone(),
-            client: reqwest::Client::new(),
-        };
+        let app = TestApp::of_binary(port, &loaded.db);
         for _ in 0..2 {
             database.answer_next("find", collection, unauthorized(collection));
             app.get_rooms("count=1", creds)

@@ -140,14 +140,12 @@ async fn refused(mongo_url: &str) -> Vec<String> {
         ("QUERY_TIMEOUT_MS", "2000"),
     ])
     .await;
-    let app = TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        db: mongodb::Client::with_uri_str("mongodb://127.0.0.1:1")
-            .await
-            .unwrap()
-            .database("unused"),
-        client: reqwest::Client::new(),
-    };
+    // The test reads no database of its own here.
+    let unused = mongodb::Client::with_uri_str("mongodb://127.0.0.1:1")
+        .await
+        .unwrap()
+        .database("unused");
+    let app = TestApp::of_binary(port, &unused);
     for _ in 0..3 {
         app.get_rooms("count=1", MANAGER).await.assert_error(
             503,
