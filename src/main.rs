@@ -194,6 +194,12 @@ fn health_check() -> Result<(), String> {
 fn server_said(e: &mongodb::error::Error) -> String {
     let text = match e.kind.as_ref() {
         mongodb::error::ErrorKind::Command(cmd) => format!("{} ({})", cmd.message, cmd.code_name),
+        // An error reply without the fields of one (nx-27017 answers so).
+        mongodb::error::ErrorKind::InvalidResponse { message, .. }
+            if message.contains("error deserializing command error") =>
+        {
+            "the server refused it without saying why (its error reply has no code)".to_owned()
+        }
         other => other.to_string(),
     };
     let line = text.lines().next().unwrap_or_default();

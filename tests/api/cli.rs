@@ -89,7 +89,18 @@ async fn an_index_the_server_refuses_is_one_readable_line() {
         .lines()
         .filter(|l| l.contains("could not create"))
         .collect();
-    assert_eq!(refusal.len(), 1, "{stderr}");
+    // nx-27017 refuses the other one too (it cannot make a partial index), in its own way.
+    assert_eq!(
+        refusal.len(),
+        if server_is_exact() { 1 } else { 2 },
+        "{stderr}"
+    );
+    for line in &refusal {
+        assert!(
+            !line.contains("Kind:") && !line.contains("labels"),
+            "{line}"
+        );
+    }
     assert!(
         refusal[0].contains(
             "on rocketchat_room: An existing index has the same name as the requested index (IndexKeySpecsConflict)"
@@ -100,14 +111,16 @@ async fn an_index_the_server_refuses_is_one_readable_line() {
         refusal[0].contains("{ \"ts\": -1, \"_id\": 1 }") || refusal[0].contains("_updatedAt"),
         "{stderr}"
     );
-    assert!(
-        stdout.contains("created "),
-        "the other one is created: {stdout}"
-    );
-    assert!(
-        stderr.contains("1 of the recommended indexes could not be created"),
-        "{stderr}"
-    );
+    if server_is_exact() {
+        assert!(
+            stdout.contains("created "),
+            "the other one is created: {stdout}"
+        );
+        assert!(
+            stderr.contains("1 of the recommended indexes could not be created"),
+            "{stderr}"
+        );
+    }
 }
 
 #[tokio::test]
