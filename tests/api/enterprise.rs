@@ -221,6 +221,18 @@ async fn a_pages_total_is_the_restricted_total_and_the_count_is_restricted() {
             .unwrap(),
         &doc! {"t": "l", "$and": [restriction]}
     );
+    // `units` narrows the restriction to East and sends no departmentAncestors clause of its own.
+    database.clear_commands();
+    let reply = app.get_rooms("units=unit-east", MONITOR_ALL).await;
+    reply.assert_rooms(&["ee-03", "ee-02", "ee-01"], 0, 3);
+    let find = database.commands_on("find", "rocketchat_room");
+    assert_eq!(
+        find[0].get_document("filter").unwrap(),
+        &doc! {"t": "l", "$and": [{"$or": [
+            {"departmentAncestors": {"$in": ["unit-east"]}},
+            {"departmentId": {"$in": ["dep-east-a", "dep-east-b"]}},
+        ]}]}
+    );
 }
 
 /// Rocket.Chat's own cases, in a database of their own: two units, a department and a room in
