@@ -76,7 +76,8 @@ impl RestApiMetrics {
             Default::default(),
         )
         .expect("valid metric");
-        let labels = &["method", "entrypoint", "status"];
+        // The summary's labels less `user_agent`.
+        let labels = &["method", "entrypoint", "status", "version"];
         let seconds = HistogramVec::new(
             HistogramOpts::new(
                 "rocketchat_rest_api_seconds",
@@ -166,8 +167,12 @@ impl RestApiMetrics {
         if let Some(size) = size.filter(|&n| n > 0) {
             let histogram = series.size.get_or_insert_with(|| {
                 let code = itoa::Buffer::new().format(status).to_owned();
-                self.size
-                    .with_label_values(&[series.method.as_ref(), series.entrypoint, &code])
+                self.size.with_label_values(&[
+                    series.method.as_ref(),
+                    series.entrypoint,
+                    &code,
+                    VERSION,
+                ])
             });
             histogram.observe(size as f64);
         }
@@ -175,7 +180,7 @@ impl RestApiMetrics {
 
     fn series_for(&self, call: RestCall, status: u16, full: bool) -> Series {
         let code = itoa::Buffer::new().format(status).to_owned();
-        let labels = [call.method.as_ref(), call.entrypoint, &code];
+        let labels = [call.method.as_ref(), call.entrypoint, &code, VERSION];
         Series {
             seconds: self.seconds.with_label_values(&labels),
             size: None,
@@ -345,16 +350,16 @@ mod tests {
             r#"rocketchat_rest_api_count{method="get",entrypoint="livechat/rooms",status="200",version="v1"} 3"#,
             r#"rocketchat_rest_api_count{method="get",entrypoint="livechat/rooms",status="401",version="v1"} 1"#,
             "# TYPE rocketchat_rest_api_seconds histogram",
-            r#"rocketchat_rest_api_seconds_count{entrypoint="livechat/rooms",method="get",status="200"} 3"#,
-            r#"rocketchat_rest_api_seconds_bucket{entrypoint="livechat/rooms",method="get",status="200",le="0.005"} 2"#,
-            r#"rocketchat_rest_api_response_size_bytes_count{entrypoint="livechat/rooms",method="get",status="200"} 3"#,
-            r#"rocketchat_rest_api_response_size_bytes_sum{entrypoint="livechat/rooms",method="get",status="200"} 3702"#,
+            r#"rocketchat_rest_api_seconds_count{entrypoint="livechat/rooms",method="get",status="200",version="v1"} 3"#,
+            r#"rocketchat_rest_api_seconds_bucket{entrypoint="livechat/rooms",method="get",status="200",version="v1",le="0.005"} 2"#,
+            r#"rocketchat_rest_api_response_size_bytes_count{entrypoint="livechat/rooms",method="get",status="200",version="v1"} 3"#,
+            r#"rocketchat_rest_api_response_size_bytes_sum{entrypoint="livechat/rooms",method="get",status="200",version="v1"} 3702"#,
             r#"rocketchat_rest_api_active_requests{method="get"} 0"#,
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }
         // An empty body is not observed (Rocket.Chat: only a Content-Length above 0).
-        assert!(!text.contains(r#"rocketchat_rest_api_response_size_bytes_count{entrypoint="livechat/rooms",method="get",status="401"}"#));
+        assert!(!text.contains(r#"rocketchat_rest_api_response_size_bytes_count{entrypoint="livechat/rooms",method="get",status="401",version="v1"}"#));
         for q in ["0.01", "0.1", "0.5", "0.9", "0.95", "0.99", "1"] {
             let prefix = format!(
                 r#"rocketchat_rest_api{{method="get",entrypoint="livechat/rooms",status="200",version="v1",quantile="{q}"}} "#
