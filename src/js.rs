@@ -37,48 +37,70 @@ fn needs_a_look(word: u64) -> bool {
     ((below_space & !word) | zero_byte(quote) | zero_byte(backslash) | word) & HIGH != 0
 }
 
-/// Writes `bytes` as a JSON string; true when a byte is not ASCII. Eight bytes are checked at a
-/// time: the runs between escapes are copied whole.
+/// Writes `bytes` as a JSON string; true when a byte is not ASCII. Most strings (keys, ids, names)
+/// need no escape: they are checked 8 bytes at a time, the last 8 overlapping the ones before (or,
+/// for a string shorter than 8 bytes, packed into one word), and copied whole.
+#[inline]
 fn escape_into(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
+    let clean = match bytes.len() {
+        0..8 => !needs_a_look(packed(bytes)),
+        len => {
+            bytes
+                .chunks_exact(8)
+                .all(|chunk| !needs_a_look(word(chunk)))
+                && !needs_a_look(word(&bytes[len - 8..]))
+        }
+    };
+    if clean {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return false;
+    }
+    escape_slowly(out, bytes)
+}
+
+/// Up to 8 bytes as one little-endian word, the missing ones an ASCII letter (which needs no look).
+fn packed(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .rev()
+        .fold(ONES * u64::from(b'a'), |word, &byte| {
+            (word << 8) | u64::from(byte)
+        })
+}
+
+fn word(chunk: &[u8]) -> u64 {
+    u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]))
+}
+
+/// Byte by byte: escapes, and whether a byte is not ASCII.
+fn escape_slowly(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut non_ascii = false;
     let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let end = match bytes.get(i..i + 8) {
-            Some(chunk) => {
-                let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-                if !needs_a_look(word) {
-                    i += 8;
-                    continue;
-                }
-                i + 8
-            }
-            None => bytes.len(),
-        };
-        while i < end {
-            let byte = bytes[i];
-            let escape = ESCAPE[usize::from(byte)];
-            if escape != 0 {
-                out.extend_from_slice(&bytes[start..i]);
-                start = i + 1;
-                if escape == b'u' {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    out.extend_from_slice(&[
-                        b'\\',
-                        b'u',
-                        b'0',
-                        b'0',
-                        HEX[usize::from(byte >> 4)],
-                        HEX[usize::from(byte & 15)],
-                    ]);
-                } else {
-                    out.extend_from_slice(&[b'\\', escape]);
-                }
-            }
-            non_ascii |= byte >= 0x80;
-            i += 1;
+    for (i, &byte) in bytes.iter().enumerate() {
+        non_ascii |= byte >= 0x80;
+        let escape = ESCAPE[usize::from(byte)];
+        if escape == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        start = i + 1;
+        if escape == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 15)],
+            ]);
+        } else {
+            out.extend_from_slice(&[b'\\', escape]);
         }
     }
     out.extend_from_slice(&bytes[start..]);
