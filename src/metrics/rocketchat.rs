@@ -149,12 +149,14 @@ impl RestApiMetrics {
         let at = match all.iter().position(|s| s.is(&call, status)) {
             Some(at) => at,
             None => {
-                let full = all.len() >= MAX_SERIES;
-                let series = self.series_for(call, status, full);
-                match all.iter().position(|s| s.same_labels(&series)) {
+                let mut call = call;
+                if all.len() >= MAX_SERIES {
+                    call.user_agent = call.user_agent.map(|_| "other".to_owned());
+                }
+                match all.iter().position(|s| s.is(&call, status)) {
                     Some(at) => at,
                     None => {
-                        all.push(series);
+                        all.push(self.series_for(call, status));
                         all.len() - 1
                     }
                 }
@@ -178,15 +180,13 @@ impl RestApiMetrics {
         }
     }
 
-    fn series_for(&self, call: RestCall, status: u16, full: bool) -> Series {
+    fn series_for(&self, call: RestCall, status: u16) -> Series {
         let code = itoa::Buffer::new().format(status).to_owned();
         let labels = [call.method.as_ref(), call.entrypoint, &code, VERSION];
         Series {
             seconds: self.seconds.with_label_values(&labels),
             size: None,
-            user_agent: call
-                .user_agent
-                .map(|ua| if full { "other".into() } else { ua }),
+            user_agent: call.user_agent,
             method: call.method,
             entrypoint: call.entrypoint,
             status,
@@ -229,13 +229,6 @@ impl Series {
             && self.entrypoint == call.entrypoint
             && self.method == call.method
             && self.user_agent == call.user_agent
-    }
-
-    fn same_labels(&self, other: &Series) -> bool {
-        self.status == other.status
-            && self.entrypoint == other.entrypoint
-            && self.method == other.method
-            && self.user_agent == other.user_agent
     }
 
     fn to_metric(&self) -> proto::Metric {
