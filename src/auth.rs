@@ -19,6 +19,7 @@ pub const BYPASS_RATE_LIMIT: &str = "api-bypass-rate-limit";
 pub const PERMISSIONS: [&str; 3] = [VIEW_LIVECHAT_ROOMS, VIEW_L_ROOM, BYPASS_RATE_LIMIT];
 
 /// The two headers, with the token already hashed. Deliberately not `Debug`: it holds a secret.
+#[derive(Clone)]
 pub struct Credentials {
     user_id: String,
     hashed_token: String,

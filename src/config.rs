@@ -16,6 +16,14 @@ const DEFAULT_MAX_IN_FLIGHT: u64 = 64;
 const MAX_PERMITS: u64 = (u32::MAX >> 3) as u64;
 /// The contract's bound on how stale permissions and department names may be.
 const MAX_CACHE_MAX_AGE_MS: u64 = 10_000;
+const DEFAULT_LIVE_POLL_MS: u64 = 1_000;
+const DEFAULT_MAX_STREAMS: u64 = 10_000;
+/// The contract's bound on the time between two lines of an idle live stream.
+const MAX_LIVE_HEARTBEAT_MS: u64 = 15_000;
+const DEFAULT_LIVE_HEARTBEAT_MS: u64 = 10_000;
+/// The contract's bound on how long a live stream runs on a check of its user.
+const MAX_LIVE_RECHECK_MS: u64 = 60_000;
+const DEFAULT_LIVE_RECHECK_MS: u64 = 30_000;
 
 #[derive(Clone)]
 pub struct Config {
@@ -52,6 +60,36 @@ pub struct Config {
     /// `CURSOR_SECRET`: signs keyset cursors; give every instance the same one. Unset: a key
     /// derived from the database's name, which instances of one database share.
     pub cursor_secret: Option<String>,
+    /// The live feed's timing and bound (contract §7).
+    pub live: LiveConfig,
+}
+
+/// The live feed's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveConfig {
+    /// `LIVE_POLL_MS`: MongoDB is asked what changed at most once per this, for the whole process
+    /// (default 1000).
+    pub poll: Duration,
+    /// `MAX_STREAMS`: live streams open at once; more get a 503 (default 10000). Streams do not
+    /// count against `MAX_IN_FLIGHT`.
+    pub max_streams: usize,
+    /// `LIVE_HEARTBEAT_MS`: an idle stream gets a comment line this often (default 10000, at
+    /// most 15000).
+    pub heartbeat: Duration,
+    /// `LIVE_RECHECK_MS`: how often a stream's token, permissions and scope are checked again
+    /// (default 30000, at most 60000).
+    pub recheck: Duration,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            poll: Duration::from_millis(DEFAULT_LIVE_POLL_MS),
+            max_streams: DEFAULT_MAX_STREAMS as usize,
+            heartbeat: Duration::from_millis(DEFAULT_LIVE_HEARTBEAT_MS),
+            recheck: Duration::from_millis(DEFAULT_LIVE_RECHECK_MS),
+        }
+    }
 }
 
 // By hand: `MONGO_URL` may hold a password.
@@ -68,6 +106,7 @@ impl std::fmt::Debug for Config {
             .field("cache_max_age", &self.cache_max_age)
             .field("forwarded_count", &self.forwarded_count)
             .field("unit_restrictions", &self.unit_restrictions)
+            .field("live", &self.live)
             .finish_non_exhaustive()
     }
 }
@@ -178,7 +217,34 @@ impl Config {
             |&n| n <= u32::MAX.into(),
             "must be a whole number",
         )?;
+        let live = LiveConfig {
+            poll: Duration::from_millis(parsed(
+                "LIVE_POLL_MS",
+                DEFAULT_LIVE_POLL_MS,
+                |&t| (10..=60_000).contains(&t),
+                "must be a number of milliseconds from 10 to 60000",
+            )?),
+            max_streams: parsed(
+                "MAX_STREAMS",
+                DEFAULT_MAX_STREAMS,
+                |&n| n <= u32::MAX.into(),
+                "must be a whole number",
+            )? as usize,
+            heartbeat: Duration::from_millis(parsed(
+                "LIVE_HEARTBEAT_MS",
+                DEFAULT_LIVE_HEARTBEAT_MS,
+                |&t| (100..=MAX_LIVE_HEARTBEAT_MS).contains(&t),
+                "must be a number of milliseconds from 100 to 15000",
+            )?),
+            recheck: Duration::from_millis(parsed(
+                "LIVE_RECHECK_MS",
+                DEFAULT_LIVE_RECHECK_MS,
+                |&t| (100..=MAX_LIVE_RECHECK_MS).contains(&t),
+                "must be a number of milliseconds from 100 to 60000",
+            )?),
+        };
         Ok(Config {
+            live,
             bind_addr: SocketAddr::new(ip, port as u16),
             mongo_url,
             database: None,
@@ -220,6 +286,8 @@ mod tests {
         assert_eq!(s.cache_max_age, Duration::from_secs(10));
         assert_eq!(s.forwarded_count, 0);
         assert!(s.unit_restrictions);
+        assert_eq!(s.live, LiveConfig::default());
+        assert_eq!(s.live.poll, Duration::from_secs(1));
     }
 
     #[test]
@@ -266,6 +334,10 @@ mod tests {
             ("HTTP_FORWARDED_COUNT", "-1"),
             ("OMNICHANNEL_UNIT_RESTRICTIONS", "on"),
             ("MAX_IN_FLIGHT", "999999999999"),
+            ("LIVE_POLL_MS", "0"),
+            ("MAX_STREAMS", "-1"),
+            ("LIVE_HEARTBEAT_MS", "15001"),
+            ("LIVE_RECHECK_MS", "60001"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

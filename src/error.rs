@@ -51,6 +51,10 @@ pub enum ApiError {
     /// `MAX_IN_FLIGHT` requests already working against it.
     #[error("database unavailable")]
     DatabaseUnavailable(#[source] DbError),
+    /// 503 `{"success":false,"error":"Too many live streams are open"}`: `MAX_STREAMS` live
+    /// streams are open.
+    #[error("{0} live streams are open (MAX_STREAMS)")]
+    TooManyStreams(usize),
     /// 500 `{"success":false,"error":"Internal server error"}`.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -226,7 +230,9 @@ impl ResponseError for ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::InvalidParams(_) | ApiError::RefusedByDatabase(_) => StatusCode::BAD_REQUEST,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::DatabaseUnavailable(_) | ApiError::TooManyStreams(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed | ApiError::CorsDisabled => StatusCode::METHOD_NOT_ALLOWED,
@@ -239,7 +245,9 @@ impl ResponseError for ApiError {
         match self {
             // A shed request is the service protecting itself, not a fault: one line per request
             // would flood the log exactly when it is busiest.
-            ApiError::DatabaseUnavailable(DbError::Busy(_)) => log::debug!("{}", chain(self)),
+            ApiError::DatabaseUnavailable(DbError::Busy(_)) | ApiError::TooManyStreams(_) => {
+                log::debug!("{}", chain(self))
+            }
             ApiError::DatabaseUnavailable(_) => log_unavailable(self),
             _ if status.is_server_error() => log::error!("{}", chain(self)),
             ApiError::RefusedByDatabase(_) => log::info!("{}", chain(self)),
@@ -284,6 +292,10 @@ impl ResponseError for ApiError {
             ApiError::Internal(_) => serde_json::to_vec(&Failure {
                 success: false,
                 error: "Internal server error",
+            }),
+            ApiError::TooManyStreams(_) => serde_json::to_vec(&Failure {
+                success: false,
+                error: "Too many live streams are open",
             }),
             other => {
                 let error = other.to_string();

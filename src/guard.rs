@@ -11,10 +11,11 @@ use actix_web::HttpRequest;
 
 use crate::api_settings::ApiSettings;
 use crate::auth::{AuthUser, Credentials, Grants};
-use crate::db::Admission;
+use crate::db::{Admission, Departments};
 use crate::error::ApiError;
 use crate::rate_limit::{self, Verdict};
 use crate::rooms::scope::Scope;
+use crate::rooms::RoomsQuery;
 use crate::state::WorkerState;
 
 /// What the preamble established: who asks, what their roles grant, the settings in force, the
@@ -60,15 +61,7 @@ impl Guard {
                 });
             }
         }
-        let tree = &departments.units;
-        let scope = if state.process.unit_restrictions && tree.restricts(&user.roles) {
-            Scope::Restricted {
-                units: state.units_of_user(&user.id).await?,
-                tree: tree.clone(),
-            }
-        } else {
-            Scope::All
-        };
+        let scope = scope_of(state, &user, &departments).await?;
         Ok(Guard {
             user,
             grants,
@@ -77,6 +70,62 @@ impl Guard {
             admission,
         })
     }
+}
+
+/// The rooms `user` may see (§3b).
+pub async fn scope_of(
+    state: &WorkerState,
+    user: &AuthUser,
+    departments: &Departments,
+) -> Result<Scope, ApiError> {
+    let tree = &departments.units;
+    Ok(
+        if state.process.unit_restrictions && tree.restricts(&user.roles) {
+            Scope::Restricted {
+                units: state.units_of_user(&user.id).await?,
+                tree: tree.clone(),
+            }
+        } else {
+            Scope::All
+        },
+    )
+}
+
+/// The listing's permission rule (§3): everything with `view-livechat-rooms`; with `view-l-room`
+/// only a query whose `agents` is the user alone.
+pub fn may_list(user: &AuthUser, grants: &Grants, query: &RoomsQuery) -> Result<(), ApiError> {
+    if grants.view_all_rooms || (grants.view_own_rooms && query.is_only_agent(&user.id)) {
+        Ok(())
+    } else {
+        log::debug!("user {} may not list these rooms", user.id);
+        Err(ApiError::Forbidden)
+    }
+}
+
+/// What a live stream checks again while it runs (contract §7): the user by the same
+/// credentials (no rate limit, no place among the requests in flight), what their roles grant,
+/// and their scope. `Ok(None)`: the token was revoked.
+pub async fn recheck(
+    state: &WorkerState,
+    credentials: Credentials,
+) -> Result<Option<(AuthUser, Grants, Scope)>, ApiError> {
+    let (user, permissions, departments) = futures::try_join!(
+        async {
+            match AuthUser::authenticate(&state.db, credentials).await {
+                Ok(user) => Ok(Some(user)),
+                Err(ApiError::Unauthorized) => Ok(None),
+                Err(err) => Err(err),
+            }
+        },
+        async { Ok::<_, ApiError>(state.permissions().await?) },
+        async { Ok::<_, ApiError>(state.departments().await?) },
+    )?;
+    let Some(user) = user else {
+        return Ok(None);
+    };
+    let grants = permissions.grants(&user.roles);
+    let scope = scope_of(state, &user, &departments).await?;
+    Ok(Some((user, grants, scope)))
 }
 
 /// The rate limiter's client address of this request (see [`rate_limit::client_address`]).
@@ -95,4 +144,29 @@ fn client_address(req: &HttpRequest, forwarded_count: usize) -> String {
         joined("x-forwarded-for").as_deref(),
         forwarded_count,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::tests::grants;
+
+    #[test]
+    fn agents_may_list_only_their_own_rooms() {
+        let agent = AuthUser {
+            id: "u1".into(),
+            roles: vec!["livechat-agent".into()],
+        };
+        let own = grants(&["livechat-agent"]);
+        let query = |q: &str| RoomsQuery::from_query_string(q).unwrap();
+        assert!(may_list(&agent, &own, &query("agents[]=u1")).is_ok());
+        assert!(may_list(&agent, &own, &query("agents=u1")).is_ok());
+        assert!(may_list(&agent, &own, &query("agents[]=u2")).is_err());
+        assert!(may_list(&agent, &own, &RoomsQuery::default()).is_err());
+        let manager = AuthUser {
+            id: "m".into(),
+            roles: vec!["admin".into()],
+        };
+        assert!(may_list(&manager, &grants(&["admin"]), &RoomsQuery::default()).is_ok());
+    }
 }

@@ -53,6 +53,22 @@ pub fn report(indexes: &[IndexSpec]) -> (String, Vec<IndexSpec>) {
         };
         let _ = writeln!(out, "  {name}: {sort} -> {served}");
     }
+    // The live feed's poll: `_updatedAt` ≥ a moment, in `_updatedAt` order, `{_id, _updatedAt}`.
+    let changes =
+        mongodb::bson::doc! {"t": "l", "_updatedAt": {"$gte": mongodb::bson::DateTime::MIN}};
+    let plan = sort_plan::plan_sort(Some(indexes), &changes, &[("_updatedAt".to_owned(), 1)]);
+    let _ = match (plan.served, &plan.index) {
+        (SortServed::Index | SortServed::IndexWithTieBreaker, Some(index)) => writeln!(
+            out,
+            "live feed (what changed, once per LIVE_POLL_MS): index {index}, a range of the \
+             newest entries"
+        ),
+        _ => writeln!(
+            out,
+            "live feed (what changed, once per LIVE_POLL_MS): NO INDEX on _updatedAt: every \
+             poll reads every room; create livechat_rooms_updated_at_id"
+        ),
+    };
     let missing: Vec<IndexSpec> = sort_plan::recommended()
         .into_iter()
         .filter(|wanted| !sort_plan::has_equivalent(indexes, wanted))
@@ -105,6 +121,10 @@ mod tests {
             text.contains(r#"by name: { "fname": 1, "_id": 1 } -> BLOCKING SORT"#),
             "{text}"
         );
+        assert!(
+            text.contains("live feed (what changed, once per LIVE_POLL_MS): NO INDEX"),
+            "{text}"
+        );
         assert_eq!(missing, sort_plan::recommended());
         let mut all = rocket_chat();
         all.extend(sort_plan::recommended());
@@ -112,5 +132,9 @@ mod tests {
         assert!(missing.is_empty());
         assert!(text.contains(r#"default (newest first): { "ts": -1, "_id": 1 } -> index livechat_rooms_ts_id, with the _id tie-breaker"#), "{text}");
         assert!(text.contains("every recommended index is there"), "{text}");
+        assert!(
+            text.contains("live feed (what changed, once per LIVE_POLL_MS): index livechat_rooms_updated_at_id"),
+            "{text}"
+        );
     }
 }

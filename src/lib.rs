@@ -2,13 +2,15 @@
 //!
 //! Floors, each module importing only from floors below its own (no cycle):
 //!
-//! 7. `startup`
-//! 6. `routes`
-//! 5. `guard`, `index_advice`, `rooms::repo`
+//! 8. `startup`
+//! 7. `routes`
+//! 6. `live::stream`
+//! 5. `guard`, `index_advice`, `live` (its `mod.rs`), `live::poller`, `rooms::repo`
 //! 4. `rooms::filter`, `state`
 //! 3. `auth`, `rooms::query`
-//! 2. `cache`, `error`, `rooms::values`
-//! 1. `api_settings`, `db`, `logging`, `rate_limit`, `render`, `rooms::sort_plan`, `rooms::typing`
+//! 2. `cache`, `error`, `live::hub`, `rooms::values`
+//! 1. `api_settings`, `db`, `live::event`, `logging`, `rate_limit`, `render`, `rooms::sort_plan`,
+//!    `rooms::typing`
 //! 0. `config`, `conn_limits`, `cors`, `fixtures`, `js`, `jsdate`, `metrics`, `openapi`,
 //!    `response`, `rooms::indexes`, `rooms::params`, `rooms::scope`
 
@@ -39,6 +41,8 @@ pub mod index_advice;
 pub mod js;
 /// JavaScript's `Date.parse` and `Date.prototype.toJSON`.
 pub mod jsdate;
+/// The live feed: room changes as Server-Sent Events, one shared poller.
+pub mod live;
 /// The log, with actix's per-connection client errors demoted and counted.
 pub mod logging;
 /// Prometheus metrics.

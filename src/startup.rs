@@ -20,6 +20,7 @@ use mongodb::{Client, Database};
 use crate::config::{Config, ConfigError};
 use crate::conn_limits::BoundedLines;
 use crate::db::{Db, DbShared};
+use crate::live;
 use crate::metrics::rocketchat::{self, RestCall};
 use crate::metrics::Metrics;
 use crate::rooms::cursor::CursorKey;
@@ -62,6 +63,7 @@ impl Application {
             config.forwarded_count,
             config.unit_restrictions,
             CursorKey::new(config.cursor_secret.as_deref(), &name),
+            config.live,
         );
         let process_draining = process.draining.clone();
         let addr = config.bind_addr;
@@ -77,6 +79,23 @@ impl Application {
             builder = builder.disable_signals();
         }
         let shutting_down = builder.graceful_shutdown_signal();
+        // The live feed's poller runs on this (the main) runtime with a client of its own; a
+        // shutdown ends every stream at once, so clients reconnect to another instance.
+        let poller = WorkerState {
+            db: Db::new(
+                &Client::with_options(options.clone())
+                    .map_err(invalid_url)?
+                    .database(&name),
+                shared.clone(),
+            ),
+            process: process.clone(),
+        };
+        tokio::spawn(live::poller::run(poller, config.live.poll));
+        let (hub, signal) = (process.live.clone(), shutting_down.clone());
+        tokio::spawn(async move {
+            signal.notified().await;
+            hub.close();
+        });
         let local_addr = listener.local_addr().map_err(bind_error)?;
         let server = builder
             .listen("livechat-rooms", listener, move || {

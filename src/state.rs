@@ -8,7 +8,9 @@ use std::time::Duration;
 use crate::api_settings::{self, ApiSettings};
 use crate::auth::Permissions;
 use crate::cache::{Cached, Keyed};
+use crate::config::LiveConfig;
 use crate::db::{Db, DbError, Departments};
+use crate::live::hub::Hub;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::rooms::cursor::CursorKey;
@@ -40,6 +42,9 @@ pub struct ProcessState {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// Signs keyset cursors (`CURSOR_SECRET`, else the database's name).
     pub cursor_key: CursorKey,
+    /// The live streams (contract §7); its poller is started by `startup`.
+    pub live: Arc<Hub>,
+    pub live_config: LiveConfig,
     settings: Arc<Cached<ApiSettings>>,
     permissions: Arc<Cached<Permissions>>,
     departments: Arc<Cached<Departments>>,
@@ -57,8 +62,11 @@ impl ProcessState {
         forwarded_count: usize,
         unit_restrictions: bool,
         cursor_key: CursorKey,
+        live_config: LiveConfig,
     ) -> Self {
         ProcessState {
+            live: Hub::new(live_config.max_streams, metrics.live.clone()),
+            live_config,
             metrics,
             cursor_key,
             forwarded_count,

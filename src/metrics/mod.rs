@@ -3,6 +3,7 @@
 //! short, and malformed HTTP requests; beside them Rocket.Chat's own REST metrics for the listing
 //! ([`rocketchat`]) and the process's (memory, CPU, open files). Served as text on `GET /metrics`.
 
+pub mod live;
 pub mod rocketchat;
 
 use std::future::Future;
@@ -17,7 +18,7 @@ use prometheus::{
 use rocketchat::{RestApiMetrics, RestCall};
 
 /// Latency buckets in seconds, from 1 ms to 10 s.
-const BUCKETS: [f64; 12] = [
+pub(crate) const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
@@ -61,6 +62,8 @@ pub struct Metrics {
     /// Metrics under other systems' names (Rocket.Chat's, the process's): no prefix.
     plain: Registry,
     pub rest: Arc<RestApiMetrics>,
+    /// The live feed's (`live_*`).
+    pub live: Arc<live::LiveMetrics>,
     /// `listings_total` by format and paging, looked up once.
     listings: Vec<(&'static str, &'static str, IntCounter)>,
     http_requests: IntCounterVec,
@@ -88,6 +91,12 @@ impl Metrics {
             Registry::new_custom(Some("livechat_rooms".into()), None).expect("a valid prefix");
         let plain = Registry::new();
         let rest = Arc::new(RestApiMetrics::new());
+        let live = Arc::new(live::LiveMetrics::new());
+        for collector in live.collectors() {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
         for collector in rest.collectors() {
             plain.register(collector).expect("metric names are unique");
         }
@@ -216,6 +225,7 @@ impl Metrics {
             registry,
             plain,
             rest,
+            live,
             listings,
             http_requests,
             http_duration,

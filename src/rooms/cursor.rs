@@ -39,7 +39,8 @@ impl CursorKey {
         CursorKey(hash.finalize().into())
     }
 
-    fn mac(&self, payload: &[u8]) -> [u8; 16] {
+    /// The first 16 bytes of HMAC-SHA256 of `payload` under this key (cursors, live event ids).
+    pub fn mac(&self, payload: &[u8]) -> [u8; 16] {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("any key length");
         mac.update(payload);
         let full = mac.finalize().into_bytes();

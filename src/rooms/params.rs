@@ -265,7 +265,7 @@ fn combine(mut keys: Vec<KeyValues>) -> QsValue {
 
 /// `qs`'s decoder: `+` is a space, then `decodeURIComponent`; on a malformed escape or bytes that are
 /// not UTF-8 the text is kept with only `+` replaced.
-fn decode(component: &str) -> String {
+pub fn decode(component: &str) -> String {
     let spaced = component.replace('+', " ");
     if !spaced.contains('%') {
         return spaced;

@@ -50,6 +50,9 @@ pub enum ParamError {
         "The \"cursor\" query parameter needs the JSON response, which carries the next cursor"
     )]
     CursorNeedsJson,
+    /// A live stream's `Last-Event-ID` that is not an id of this stream.
+    #[error("The \"Last-Event-ID\" header (or \"lastEventId\" parameter) is not an event id of this stream (altered, or sent to another user or filter)")]
+    InvalidLastEventId,
     #[error("The \"sort\" query parameter cannot be combined with \"updatedSince\" and \"cursor\": that walk goes in _updatedAt order")]
     SortWithUpdatedSinceWalk,
     #[error("The \"fields\" query parameter must keep _id and the sort keys with \"cursor\"")]

@@ -9,10 +9,9 @@ use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
 use futures::StreamExt as _;
 
-use crate::auth::{AuthUser, Grants};
 use crate::cors::Cors;
 use crate::error::ApiError;
-use crate::guard::Guard;
+use crate::guard::{may_list, Guard};
 use crate::rate_limit::Verdict;
 use crate::response;
 use crate::rooms::cursor::Walk;
@@ -20,7 +19,7 @@ use crate::rooms::{filter, repo, Listing, ParamError, RoomsQuery};
 use crate::state::WorkerState;
 
 use super::cors;
-use super::rooms_body::{Format, RoomsBody};
+use super::rooms_body::{Format, RoomsBody, Wanted};
 use super::ROOMS_PATH;
 
 /// The checks come in the contract's order: 401, 429, 400, 403. Every call the rate limiter
@@ -64,18 +63,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The listing's permission rule (§3): everything with `view-livechat-rooms`; with `view-l-room`
-/// only a query whose `agents` is the user alone.
-fn may_list(user: &AuthUser, grants: &Grants, query: &RoomsQuery) -> Result<(), ApiError> {
-    if grants.view_all_rooms || (grants.view_own_rooms && query.is_only_agent(&user.id)) {
-        Ok(())
-    } else {
-        log::debug!("user {} may not list these rooms", user.id);
-        Err(ApiError::Forbidden)
-    }
-}
-
-async fn answer(
+pub(super) async fn answer(
     req: &HttpRequest,
     state: &web::Data<WorkerState>,
     verdict: &mut Option<Verdict>,
@@ -84,7 +72,10 @@ async fn answer(
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok());
-    let format = Format::from_accept(accept);
+    let format = match Wanted::from_accept(accept) {
+        Wanted::Rooms(format) => format,
+        Wanted::Live => return Box::pin(super::live::answer(req, state, verdict)).await,
+    };
     // The whole database part before the first byte is bounded as one: for a page that arrives
     // whole, that is every call the request makes.
     let (body, first) = state
@@ -182,7 +173,7 @@ async fn listing(
     })
 }
 
-fn rate_limit_headers(headers: &mut HeaderMap, verdict: &Verdict) {
+pub(super) fn rate_limit_headers(headers: &mut HeaderMap, verdict: &Verdict) {
     let reset_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
@@ -193,30 +184,5 @@ fn rate_limit_headers(headers: &mut HeaderMap, verdict: &Verdict) {
         ("x-ratelimit-reset", reset_at.as_millis() as u64),
     ] {
         headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::auth::tests::grants;
-
-    #[test]
-    fn agents_may_list_only_their_own_rooms() {
-        let agent = AuthUser {
-            id: "u1".into(),
-            roles: vec!["livechat-agent".into()],
-        };
-        let own = grants(&["livechat-agent"]);
-        let query = |q: &str| RoomsQuery::from_query_string(q).unwrap();
-        assert!(may_list(&agent, &own, &query("agents[]=u1")).is_ok());
-        assert!(may_list(&agent, &own, &query("agents=u1")).is_ok());
-        assert!(may_list(&agent, &own, &query("agents[]=u2")).is_err());
-        assert!(may_list(&agent, &own, &RoomsQuery::default()).is_err());
-        let manager = AuthUser {
-            id: "m".into(),
-            roles: vec!["admin".into()],
-        };
-        assert!(may_list(&manager, &grants(&["admin"]), &RoomsQuery::default()).is_ok());
     }
 }

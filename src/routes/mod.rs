@@ -12,6 +12,7 @@ use crate::response::json;
 use crate::state::WorkerState;
 
 mod cors;
+mod live;
 mod livechat_rooms;
 mod rooms_body;
 

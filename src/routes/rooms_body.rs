@@ -35,30 +35,6 @@ pub enum Format {
 }
 
 impl Format {
-    /// The produced type the client prefers most (highest `q`, then the first named); `*/*`,
-    /// `application/*` and anything unknown mean JSON, as does no header.
-    pub fn from_accept(accept: Option<&str>) -> Self {
-        let mut best = (Format::Json, 0.0_f32, false);
-        for range in accept.unwrap_or_default().split(',') {
-            let mut parts = range.split(';');
-            let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-            let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
-            let format = match media.as_str() {
-                "application/x-ndjson" | "application/ndjson" => Format::Ndjson,
-                "text/csv" => Format::Csv,
-                "application/json" | "application/*" | "*/*" => Format::Json,
-                _ => continue,
-            };
-            if q > 0.0 && (!best.2 || q > best.1) {
-                best = (format, q, true);
-            }
-        }
-        best.0
-    }
-
     /// The `format` label of `livechat_rooms_listings_total`.
     pub fn label(self) -> &'static str {
         match self {
@@ -74,6 +50,41 @@ impl Format {
             Format::Ndjson => "application/x-ndjson",
             Format::Csv => "text/csv; charset=utf-8",
         }
+    }
+}
+
+/// What the client asked for by `Accept`: a listing in a format, or the live feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted {
+    Rooms(Format),
+    /// `text/event-stream` (contract §7, "Live feed").
+    Live,
+}
+
+impl Wanted {
+    /// The produced type the client prefers most (highest `q`, then the first named); `*/*`,
+    /// `application/*` and anything unknown mean JSON, as does no header.
+    pub fn from_accept(accept: Option<&str>) -> Self {
+        let mut best = (Wanted::Rooms(Format::Json), 0.0_f32, false);
+        for range in accept.unwrap_or_default().split(',') {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let wanted = match media.as_str() {
+                "application/x-ndjson" | "application/ndjson" => Wanted::Rooms(Format::Ndjson),
+                "text/csv" => Wanted::Rooms(Format::Csv),
+                "application/json" | "application/*" | "*/*" => Wanted::Rooms(Format::Json),
+                "text/event-stream" => Wanted::Live,
+                _ => continue,
+            };
+            if q > 0.0 && (!best.2 || q > best.1) {
+                best = (wanted, q, true);
+            }
+        }
+        best.0
     }
 }
 
@@ -281,7 +292,30 @@ mod tests {
             (Some("application/json, text/csv"), Format::Json),
         ];
         for (accept, format) in cases {
-            assert_eq!(Format::from_accept(accept), format, "{accept:?}");
+            assert_eq!(
+                Wanted::from_accept(accept),
+                Wanted::Rooms(format),
+                "{accept:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn accept_may_ask_for_the_live_feed() {
+        for (accept, wanted) in [
+            (Some("text/event-stream"), Wanted::Live),
+            (Some("Text/Event-Stream"), Wanted::Live),
+            (
+                Some("application/json, text/event-stream"),
+                Wanted::Rooms(Format::Json),
+            ),
+            (
+                Some("text/event-stream;q=0.5, text/csv"),
+                Wanted::Rooms(Format::Csv),
+            ),
+            (Some("*/*"), Wanted::Rooms(Format::Json)),
+        ] {
+            assert_eq!(Wanted::from_accept(accept), wanted, "{accept:?}");
         }
     }
 }

@@ -13,7 +13,7 @@ pub const MONITOR_EAST: Creds = Some(("monitor-east-id", "monitor-east-token"));
 pub const MONITOR_ALL: Creds = Some(("monitor-all-id", "monitor-all-token"));
 pub const AGENT_EAST: Creds = Some(("agent-east-id", "agent-east-token"));
 
-async fn load_enterprise(db: &Database) {
+pub async fn load_enterprise(db: &Database) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/enterprise");
     livechat_rooms::fixtures::load_dir(db, &dir, livechat_rooms::fixtures::Existing::Add)
         .await

@@ -12,6 +12,7 @@ mod faults;
 mod health;
 mod helpers;
 mod limits;
+mod live;
 mod mongodb_work;
 mod operations;
 mod privileges;

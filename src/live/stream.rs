@@ -1,0 +1,495 @@
+//! [`LiveStream`]: one client's live feed, written piece by piece: the opening lines, the rooms
+//! it asked to catch up on (`updatedSince`, or what it missed since its `Last-Event-ID`), then
+//! what the poller hands its group, with a comment when idle, a check of its user every
+//! `LIVE_RECHECK_MS`, and a clean end on shutdown.
+
+use actix_web::web::{self, Bytes};
+use futures::stream::ReadyChunks;
+use futures::{FutureExt as _, StreamExt as _};
+use mongodb::bson::{doc, DateTime, Document, RawDocumentBuf};
+use mongodb::Cursor;
+use tokio::time::Instant;
+
+use super::event::{self, EventId, Kind, SKEW_MS};
+use super::hub::{id_json, lock, Batch, LiveEvent, Subscription, TooManyStreams, Watch};
+use super::poller::{self, now_ms};
+use crate::auth::Credentials;
+use crate::db::{Admission, DbError};
+use crate::error::ApiError;
+use crate::guard::{self, Guard};
+use crate::rooms::filter::{self, Listing};
+use crate::rooms::RoomsQuery;
+use crate::state::WorkerState;
+
+/// A piece of the catch-up is sent once it holds this much.
+const FLUSH_BYTES: usize = 64 * 1024;
+/// A resume reads the changes it missed by id when there are at most this many; more are read as
+/// an `updatedSince` catch-up (then rooms that left meanwhile are not told).
+const MAX_REPLAYED_CHANGES: usize = 5_000;
+
+/// Where a stream starts.
+pub enum Start {
+    /// No `updatedSince`: from now.
+    Now,
+    /// `updatedSince`: every room of the filter changed since then first.
+    Since(DateTime),
+    /// `Last-Event-ID`: right after that event.
+    Resume(EventId),
+}
+
+enum Phase {
+    /// Catching up from a cursor in `_updatedAt` order.
+    /// Boxed: an idle stream is `Live` and should not carry a cursor's room.
+    CatchUp(Box<ReadyChunks<Cursor<RawDocumentBuf>>>),
+    /// Catching up with events read by id (a resume).
+    Replay(Vec<LiveEvent>),
+    Live,
+    Done,
+}
+
+/// One open stream. It holds a place among the requests working against the database only
+/// while it catches up.
+pub struct LiveStream {
+    state: web::Data<WorkerState>,
+    subscription: Subscription,
+    phase: Phase,
+    opened: bool,
+    /// Ended by the service (a reason counted); else by the client when dropped.
+    ended: bool,
+    admission: Option<Admission>,
+    credentials: Credentials,
+    query: RoomsQuery,
+    /// The scope's clause when the stream opened: a check that finds another one ends the stream.
+    scope_clause: Option<Document>,
+    fingerprint: [u8; 16],
+    /// Where the stream's first connection started (in every id).
+    origin: i64,
+    /// Events older than this are not this stream's (a stream from now).
+    floor: Option<i64>,
+    /// The newest `_updatedAt` sent: where a reconnect resumes (less the skew window).
+    position: i64,
+    sent_any: bool,
+    next_heartbeat: Instant,
+    next_check: Instant,
+    closing: tokio::sync::watch::Receiver<bool>,
+}
+
+impl LiveStream {
+    /// Subscribes and starts the catch-up. `guard` passed the preamble; `query` passed the
+    /// route's permission rule.
+    pub async fn open(
+        state: web::Data<WorkerState>,
+        guard: Guard,
+        credentials: Credentials,
+        query: RoomsQuery,
+        start: Start,
+        fingerprint: [u8; 16],
+    ) -> Result<Self, ApiError> {
+        let agent_ids = match &query.agents {
+            Some(values) => Some(state.agent_ids(values).await?.to_vec()),
+            None => None,
+        };
+        let mut own = query.clone();
+        own.updated_since = None;
+        own.cursor = None;
+        let listing = Listing {
+            query: own,
+            agent_ids,
+            scope: guard.scope.clone(),
+            walk: None,
+        };
+        let scope_clause = guard.scope.clause(query.units.as_deref());
+        let subscription = state
+            .process
+            .live
+            .subscribe(watch_of(&listing))
+            .map_err(|TooManyStreams(n)| ApiError::TooManyStreams(n))?;
+        let (origin, floor, phase) = match start {
+            Start::Now => {
+                let now = now_ms();
+                (now, Some(now), Phase::Live)
+            }
+            Start::Since(since) => {
+                let since = since.timestamp_millis();
+                let rooms = catch_up(&state, &subscription.group.watch, since).await?;
+                (since, None, Phase::CatchUp(Box::new(rooms)))
+            }
+            Start::Resume(id) => {
+                let phase = resume(&state, &subscription, id).await?;
+                (id.origin, None, phase)
+            }
+        };
+        let config = state.process.live_config;
+        let closing = state.process.live.closing();
+        let admission = match phase {
+            Phase::Live | Phase::Replay(_) => None,
+            _ => Some(guard.admission),
+        };
+        Ok(LiveStream {
+            subscription,
+            phase,
+            opened: false,
+            ended: false,
+            admission,
+            next_heartbeat: Instant::now() + config.heartbeat,
+            next_check: Instant::now() + config.recheck,
+            state,
+            credentials,
+            query,
+            scope_clause,
+            fingerprint,
+            origin,
+            floor,
+            position: origin,
+            sent_any: false,
+            closing,
+        })
+    }
+
+    /// The next piece of the body; `None` once the stream has ended.
+    pub async fn next_piece(&mut self) -> Option<Bytes> {
+        let mut out = Vec::new();
+        if !self.opened {
+            self.opened = true;
+            event::opening(&mut out);
+        }
+        if matches!(self.phase, Phase::Live) {
+            if out.is_empty() {
+                self.live_piece(&mut out).await;
+            }
+            return Some(out.into());
+        }
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Done => (!out.is_empty()).then(|| out.into()),
+            Phase::Live => {
+                self.phase = Phase::Live;
+                Some(out.into())
+            }
+            Phase::Replay(events) => {
+                self.write(&mut out, &events);
+                self.phase = Phase::Live;
+                Some(out.into())
+            }
+            Phase::CatchUp(mut rooms) => {
+                match self.catch_up_piece(&mut rooms, &mut out).await {
+                    Ok(true) => {
+                        self.admission = None;
+                        self.phase = Phase::Live;
+                    }
+                    Ok(false) => self.phase = Phase::CatchUp(rooms),
+                    Err(err) => {
+                        log::warn!("live stream: catching up failed ({err}); it ends");
+                        self.end(&mut out, "failed", "database unavailable");
+                    }
+                }
+                Some(out.into())
+            }
+        }
+    }
+
+    /// Waits for the next thing to write while live: events, a heartbeat, a check, or the end.
+    async fn live_piece(&mut self, out: &mut Vec<u8>) {
+        enum Next {
+            Batch(Option<Batch>),
+            Heartbeat,
+            Check,
+            Closing,
+        }
+        loop {
+            let next = tokio::select! {
+                batch = self.subscription.events.recv() => Next::Batch(batch),
+                _ = tokio::time::sleep_until(self.next_heartbeat) => Next::Heartbeat,
+                _ = tokio::time::sleep_until(self.next_check) => Next::Check,
+                _ = self.closing.wait_for(|closed| *closed) => Next::Closing,
+            };
+            match next {
+                Next::Batch(Some(batch)) => {
+                    if self.write_batch(out, &batch) {
+                        return;
+                    }
+                }
+                // Dropped by the hub: it fell behind. It resumes by its last id.
+                Next::Batch(None) => return self.end(out, "slow", "too slow, reconnect"),
+                Next::Heartbeat => {
+                    event::comment(out, "keep-alive");
+                    self.next_heartbeat = Instant::now() + self.state.process.live_config.heartbeat;
+                    return;
+                }
+                Next::Check => {
+                    if !self.still_allowed().await {
+                        return self.end(out, "revoked", "access changed");
+                    }
+                    self.next_check = Instant::now() + self.state.process.live_config.recheck;
+                }
+                Next::Closing => {
+                    return self.end(out, "shutdown", "server shutting down, reconnect");
+                }
+            }
+        }
+    }
+
+    /// Writes the events of `batch` that are this stream's; whether there were any.
+    fn write_batch(&mut self, out: &mut Vec<u8>, batch: &Batch) -> bool {
+        let before = out.len();
+        self.write(out, batch);
+        out.len() > before
+    }
+
+    fn write(&mut self, out: &mut Vec<u8>, events: &[LiveEvent]) {
+        let key = &self.state.process.cursor_key;
+        let mut written = 0;
+        for ev in events {
+            // A stream from now takes nothing older than its start, until it has sent something:
+            // from then on, what is within the skew window of it.
+            let late = ev.updated_at < self.position - SKEW_MS;
+            if late || (self.floor.is_some_and(|floor| ev.updated_at < floor) && !self.sent_any) {
+                continue;
+            }
+            self.sent_any = true;
+            self.position = self.position.max(ev.updated_at);
+            let id = EventId {
+                updated_at: self.position,
+                origin: self.origin,
+            }
+            .encode(key, &self.fingerprint);
+            event::event(out, &id, ev.kind, &ev.data);
+            self.state.metrics().live.event(ev.kind == Kind::Room);
+            written += 1;
+        }
+        if written > 0 {
+            self.next_heartbeat = Instant::now() + self.state.process.live_config.heartbeat;
+        }
+    }
+
+    /// Rooms from the catch-up cursor (waiting for a batch only when none has arrived), up to
+    /// [`FLUSH_BYTES`]; `true` once the cursor is done.
+    async fn catch_up_piece(
+        &mut self,
+        rooms: &mut ReadyChunks<Cursor<RawDocumentBuf>>,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ApiError> {
+        let mut waited = false;
+        loop {
+            let batch = if waited {
+                match rooms.next().now_or_never() {
+                    Some(batch) => batch,
+                    None => return Ok(false),
+                }
+            } else {
+                waited = true;
+                let next = async { Ok::<_, DbError>(rooms.next().await) };
+                self.state.db.deadline(next).await?
+            };
+            let Some(batch) = batch else {
+                return Ok(true);
+            };
+            let departments = self.state.departments().await?;
+            let department_of = |id: &str| departments.names.get(id).map(|d| d.as_ref());
+            let group = self.subscription.group.clone();
+            let mut events = Vec::with_capacity(batch.len());
+            {
+                let mut members = lock(&group.members);
+                for room in batch {
+                    let room = room.map_err(DbError::Listing)?;
+                    let (key, event) = poller::room_event(&room, &group.watch, department_of)?;
+                    members.add(&key);
+                    events.push(event);
+                }
+            }
+            self.write(out, &events);
+            if out.len() >= FLUSH_BYTES {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// The user's token, permissions and scope, checked again. A database failure keeps the
+    /// stream (it is checked again at the next turn).
+    async fn still_allowed(&self) -> bool {
+        match guard::recheck(&self.state, self.credentials.clone()).await {
+            Ok(None) => false,
+            Ok(Some((user, grants, scope))) => {
+                guard::may_list(&user, &grants, &self.query).is_ok()
+                    && scope.clause(self.query.units.as_deref()) == self.scope_clause
+            }
+            Err(err) => {
+                log::debug!("live stream: its user could not be checked again now ({err})");
+                true
+            }
+        }
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>, reason: &'static str, text: &str) {
+        self.state.metrics().live.ended(reason);
+        event::comment(out, text);
+        self.phase = Phase::Done;
+        self.ended = true;
+        self.admission = None;
+    }
+}
+
+impl Drop for LiveStream {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.state.metrics().live.ended("client");
+        }
+    }
+}
+
+/// What a stream of `listing` watches: its filter and projection, `_updatedAt` read even where
+/// `fields` leaves it out (it places each event), and then left out of the rendered room.
+pub fn watch_of(listing: &Listing) -> Watch {
+    let filter = filter::to_filter(listing);
+    let mut projection = filter::to_projection(&listing.query);
+    let mut strip_updated_at = false;
+    if let Some(p) = &mut projection {
+        let inclusion = p.iter().any(|(k, v)| k != "_id" && v.as_i32() == Some(1));
+        match p.get_i32("_updatedAt") {
+            Ok(0) => {
+                p.remove("_updatedAt");
+                strip_updated_at = true;
+            }
+            Err(_) if inclusion => {
+                p.insert("_updatedAt", 1);
+                strip_updated_at = true;
+            }
+            _ => {}
+        }
+    }
+    Watch {
+        filter,
+        projection,
+        strip_updated_at,
+    }
+}
+
+/// The rooms of `watch` changed since `since`, oldest first.
+async fn catch_up(
+    state: &WorkerState,
+    watch: &Watch,
+    since: i64,
+) -> Result<ReadyChunks<Cursor<RawDocumentBuf>>, ApiError> {
+    let filter = doc! {"$and": [
+        watch.filter.clone(),
+        {"_updatedAt": {"$gte": DateTime::from_millis(since)}},
+    ]};
+    let db = &state.db;
+    let mut find = db
+        .rooms()
+        .find(filter)
+        .sort(doc! {"_updatedAt": 1})
+        .batch_size(crate::rooms::repo::BATCH_SIZE)
+        .max_time(db.query_timeout());
+    if let Some(projection) = &watch.projection {
+        find = find.projection(projection.clone());
+    }
+    let cursor = db
+        .call("live.catch_up", std::future::IntoFuture::into_future(find))
+        .await
+        .map_err(DbError::Listing)?;
+    Ok(cursor.ready_chunks(256))
+}
+
+/// What a reconnecting stream missed since `id`: the changes since its position (less the skew
+/// window), read by id as the poller reads them, where a room that left the filter is told as
+/// removed (whoever sent it before, its client may hold it). The group learns which rooms the
+/// stream has: those of its filter changed between its origin and its position.
+async fn resume(
+    state: &WorkerState,
+    subscription: &Subscription,
+    id: EventId,
+) -> Result<Phase, ApiError> {
+    let since = id.updated_at - SKEW_MS;
+    let group = &subscription.group;
+    let watch = &group.watch;
+    let changes = poller::changed_since(&state.db, since).await?;
+    if changes.len() > MAX_REPLAYED_CHANGES {
+        return Ok(Phase::CatchUp(Box::new(
+            catch_up(state, watch, since).await?,
+        )));
+    }
+    let (matched, held) = futures::try_join!(
+        async {
+            if changes.is_empty() {
+                Ok(Vec::new())
+            } else {
+                poller::read_group(state, watch, &changes).await
+            }
+        },
+        held_rooms(state, watch, id.origin, since),
+    )?;
+    let mut members = lock(&group.members);
+    for key in &held {
+        members.add(key);
+    }
+    Ok(Phase::Replay(poller::with_removals(
+        matched,
+        &changes,
+        &mut members,
+        true,
+    )))
+}
+
+/// The keys of the rooms of `watch` changed in `[from, to)`: those a stream that began at `from`
+/// and is at `to` has been sent and holds.
+async fn held_rooms(
+    state: &WorkerState,
+    watch: &Watch,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Box<[u8]>>, ApiError> {
+    if from >= to {
+        return Ok(Vec::new());
+    }
+    let filter = doc! {"$and": [
+        watch.filter.clone(),
+        {"_updatedAt": {"$gte": DateTime::from_millis(from), "$lt": DateTime::from_millis(to)}},
+    ]};
+    let db = &state.db;
+    let find = db
+        .rooms()
+        .find(filter)
+        .projection(doc! {"_id": 1})
+        .max_time(db.query_timeout());
+    let read =
+        async { futures::TryStreamExt::try_collect::<Vec<RawDocumentBuf>>(find.await?).await };
+    let docs = db.call("live.held", read).await.map_err(DbError::Listing)?;
+    Ok(docs
+        .iter()
+        .filter_map(|d| d.get("_id").ok().flatten().and_then(id_json))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rooms::scope::Scope;
+
+    fn watch(query: &str) -> Watch {
+        watch_of(&Listing {
+            query: RoomsQuery::from_query_string(query).unwrap(),
+            agent_ids: None,
+            scope: Scope::All,
+            walk: None,
+        })
+    }
+
+    #[test]
+    fn updated_at_is_read_even_where_fields_leave_it_out() {
+        let w = watch("open=true");
+        assert_eq!(w.projection, None);
+        assert!(!w.strip_updated_at);
+        let w = watch(r#"fields={"fname":1}"#);
+        assert_eq!(w.projection, Some(doc! {"fname": 1, "_updatedAt": 1}));
+        assert!(w.strip_updated_at);
+        let w = watch(r#"fields={"fname":1,"_updatedAt":1}"#);
+        assert_eq!(w.projection, Some(doc! {"fname": 1, "_updatedAt": 1}));
+        assert!(!w.strip_updated_at);
+        let w = watch(r#"fields={"msgs":0,"_updatedAt":0}"#);
+        assert_eq!(w.projection, Some(doc! {"msgs": 0}));
+        assert!(w.strip_updated_at);
+        let w = watch(r#"fields={"msgs":0}"#);
+        assert_eq!(w.projection, Some(doc! {"msgs": 0}));
+        assert!(!w.strip_updated_at);
+    }
+}
