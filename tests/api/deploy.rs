@@ -346,3 +346,24 @@ fn the_readmes_nginx_snippet_is_deploy_nginx_conf() {
     assert_eq!(snippet, conf, "paste deploy/nginx.conf into the README");
     assert_eq!(readme.matches("```nginx").count(), 1, "one nginx snippet");
 }
+
+#[test]
+fn the_readmes_live_feed_example_is_the_tested_pages() {
+    let readme = std::fs::read_to_string(repo_file("README.md")).unwrap();
+    let page = std::fs::read_to_string(repo_file("deploy/live-feed/index.html")).unwrap();
+    let snippet = readme
+        .split("```js\n")
+        .find(|block| block.starts_with("async function follow"))
+        .and_then(|rest| rest.split("```").next())
+        .expect("follow() in a js block of the README");
+    // The page's script is indented 4 spaces.
+    let page: String = page
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    assert!(
+        page.contains(snippet),
+        "paste follow() from deploy/live-feed/index.html into the README"
+    );
+    assert!(snippet.contains("lastEventId") && snippet.contains("text/event-stream"));
+}

@@ -2,6 +2,7 @@
 //! statuses and bodies. Needs a MongoDB wire-protocol server at `MONGO_URL` (see README).
 
 mod auth;
+mod browser;
 mod cli;
 mod cors;
 mod dashboard;
