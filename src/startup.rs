@@ -42,6 +42,8 @@ pub struct Application {
 pub enum StartupError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("cannot start the live feed's poller thread: {0}")]
+    PollerThread(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -79,18 +81,31 @@ impl Application {
             builder = builder.disable_signals();
         }
         let shutting_down = builder.graceful_shutdown_signal();
-        // The live feed's poller runs on this (the main) runtime with a client of its own; a
-        // shutdown ends every stream at once, so clients reconnect to another instance.
-        let poller = WorkerState {
-            db: Db::new(
-                &Client::with_options(options.clone())
-                    .map_err(invalid_url)?
-                    .database(&name),
-                shared.clone(),
-            ),
-            process: process.clone(),
-        };
-        tokio::spawn(live::poller::run(poller, config.live.poll));
+        // The live feed's poller has a thread of its own, with a client of its own (as an HTTP
+        // worker has), and stops when the hub closes; a shutdown ends every stream at once, so
+        // clients reconnect to another instance.
+        let poller = (
+            options.clone(),
+            name.clone(),
+            shared.clone(),
+            process.clone(),
+        );
+        std::thread::Builder::new()
+            .name("live-poller".into())
+            .spawn(move || {
+                let (options, name, shared, process) = poller;
+                actix_web::rt::System::new().block_on(async move {
+                    let client = Client::with_options(options)
+                        .expect("the options were checked at start-up");
+                    let every = process.live_config.poll;
+                    let state = WorkerState {
+                        db: Db::new(&client.database(&name), shared),
+                        process,
+                    };
+                    live::poller::run(state, every).await;
+                });
+            })
+            .map_err(StartupError::PollerThread)?;
         let (hub, signal) = (process.live.clone(), shutting_down.clone());
         tokio::spawn(async move {
             signal.notified().await;
