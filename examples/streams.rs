@@ -120,9 +120,11 @@ async fn main() {
         .unwrap();
     let per_s = |op| (reads(&after, op) - reads(&before, op)) / window.as_secs_f64();
     println!(
-        "idle, {seconds} s: {:.2} reads of what changed per second, {:.2} reads of rooms per second",
+        "idle, {seconds} s: {:.2} reads of what changed per second, {:.2} reads of rooms per \
+         second, {:.2} reads of the streams' users per second",
         per_s("live.changes"),
-        per_s("live.rooms")
+        per_s("live.rooms"),
+        per_s("live.users"),
     );
 
     let client_db = mongodb::Client::with_uri_str(mongo_url).await.unwrap();

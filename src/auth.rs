@@ -26,6 +26,15 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// The token as Meteor stores it ([`hash_token`]), never the token itself.
+    pub fn hashed_token(&self) -> &str {
+        &self.hashed_token
+    }
+
     /// Missing, empty, repeated or non-text headers are no credentials (Node.js would join two
     /// values into one that matches no user).
     pub fn from_request(req: &HttpRequest) -> Result<Self, ApiError> {

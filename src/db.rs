@@ -202,6 +202,10 @@ impl Db {
         self.shared.query_timeout
     }
 
+    pub fn users(&self) -> &Collection<RawDocumentBuf> {
+        &self.users
+    }
+
     pub fn rooms(&self) -> &Collection<RawDocumentBuf> {
         &self.rooms
     }

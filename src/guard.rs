@@ -102,32 +102,6 @@ pub fn may_list(user: &AuthUser, grants: &Grants, query: &RoomsQuery) -> Result<
     }
 }
 
-/// What a live stream checks again while it runs (contract §7): the user by the same
-/// credentials (no rate limit, no place among the requests in flight), what their roles grant,
-/// and their scope. `Ok(None)`: the token was revoked.
-pub async fn recheck(
-    state: &WorkerState,
-    credentials: Credentials,
-) -> Result<Option<(AuthUser, Grants, Scope)>, ApiError> {
-    let (user, permissions, departments) = futures::try_join!(
-        async {
-            match AuthUser::authenticate(&state.db, credentials).await {
-                Ok(user) => Ok(Some(user)),
-                Err(ApiError::Unauthorized) => Ok(None),
-                Err(err) => Err(err),
-            }
-        },
-        async { Ok::<_, ApiError>(state.permissions().await?) },
-        async { Ok::<_, ApiError>(state.departments().await?) },
-    )?;
-    let Some(user) = user else {
-        return Ok(None);
-    };
-    let grants = permissions.grants(&user.roles);
-    let scope = scope_of(state, &user, &departments).await?;
-    Ok(Some((user, grants, scope)))
-}
-
 /// The rate limiter's client address of this request (see [`rate_limit::client_address`]).
 fn client_address(req: &HttpRequest, forwarded_count: usize) -> String {
     let joined = |name: &str| {

@@ -81,8 +81,8 @@ impl Application {
             builder = builder.disable_signals();
         }
         let shutting_down = builder.graceful_shutdown_signal();
-        // The live feed's poller has a thread of its own, with a client of its own (as an HTTP
-        // worker has), and stops when the hub closes; a shutdown ends every stream at once, so
+        // The live feed's poller and the check of its streams' users have a thread of their own,
+        // with a client of its own (as an HTTP worker has), and stop when the hub closes; a shutdown ends every stream at once, so
         // clients reconnect to another instance.
         let poller = (
             options.clone(),
@@ -97,12 +97,15 @@ impl Application {
                 actix_web::rt::System::new().block_on(async move {
                     let client = Client::with_options(options)
                         .expect("the options were checked at start-up");
-                    let every = process.live_config.poll;
-                    let state = WorkerState {
-                        db: Db::new(&client.database(&name), shared),
-                        process,
+                    let config = process.live_config;
+                    let state = || WorkerState {
+                        db: Db::new(&client.database(&name), shared.clone()),
+                        process: process.clone(),
                     };
-                    live::poller::run(state, every).await;
+                    futures::join!(
+                        live::poller::run(state(), config.poll),
+                        live::recheck::run(state(), config.recheck),
+                    );
                 });
             })
             .map_err(StartupError::PollerThread)?;

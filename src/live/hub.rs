@@ -151,6 +151,8 @@ pub struct Hub {
     /// Wakes the poller when a stream opens.
     pub wake: Notify,
     closing: watch::Sender<bool>,
+    /// Every stream's user, by stream: checked together, once per `LIVE_RECHECK_MS`.
+    sessions: Mutex<HashMap<u64, Arc<Session>>>,
     pub metrics: Arc<LiveMetrics>,
 }
 
@@ -160,6 +162,26 @@ pub struct Subscription {
     pub group: Arc<Group>,
     id: u64,
     pub events: mpsc::Receiver<Batch>,
+    /// What the last check of the stream's user found.
+    pub checks: watch::Receiver<Check>,
+}
+
+/// What a check of a stream's user by its credentials found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// Not checked since the stream opened.
+    Pending,
+    /// The token is still the user's; their roles now.
+    Valid(Vec<String>),
+    /// No such user, or the token is gone (logged out, revoked, expired and removed).
+    Revoked,
+}
+
+/// A stream's user as the checks need it: the id and the hashed token (never the token).
+pub struct Session {
+    pub user_id: String,
+    pub hashed_token: String,
+    pub check: watch::Sender<Check>,
 }
 
 /// `MAX_STREAMS` are open.
@@ -176,12 +198,19 @@ impl Hub {
             next_id: AtomicU64::new(0),
             wake: Notify::new(),
             closing: watch::Sender::new(false),
+            sessions: Mutex::default(),
             metrics,
         })
     }
 
-    /// A place for one more stream watching `watch`, or [`TooManyStreams`].
-    pub fn subscribe(self: &Arc<Self>, watch: Watch) -> Result<Subscription, TooManyStreams> {
+    /// A place for one more stream watching `watch` for the user with this id and hashed token,
+    /// or [`TooManyStreams`].
+    pub fn subscribe(
+        self: &Arc<Self>,
+        watch: Watch,
+        user_id: &str,
+        hashed_token: &str,
+    ) -> Result<Subscription, TooManyStreams> {
         let open = self.streams.fetch_add(1, Ordering::SeqCst);
         if open >= self.max_streams {
             self.streams.fetch_sub(1, Ordering::SeqCst);
@@ -207,6 +236,13 @@ impl Hub {
             lock(&group.subscribers).push((id, tx));
             group
         };
+        let (check, checks) = watch::channel(Check::Pending);
+        let session = Session {
+            user_id: user_id.to_owned(),
+            hashed_token: hashed_token.to_owned(),
+            check,
+        };
+        lock(&self.sessions).insert(id, Arc::new(session));
         self.metrics.streams.inc();
         self.wake.notify_one();
         Ok(Subscription {
@@ -214,12 +250,18 @@ impl Hub {
             group,
             id,
             events: rx,
+            checks,
         })
     }
 
     /// The groups with subscribers now.
     pub fn groups(&self) -> Vec<Arc<Group>> {
         lock(&self.groups).values().cloned().collect()
+    }
+
+    /// Every open stream's user.
+    pub fn sessions(&self) -> Vec<Arc<Session>> {
+        lock(&self.sessions).values().cloned().collect()
     }
 
     pub fn is_idle(&self) -> bool {
@@ -250,6 +292,8 @@ impl Drop for Subscription {
         if empty {
             groups.remove(&self.group.key);
         }
+        drop(groups);
+        lock(&self.hub.sessions).remove(&self.id);
         self.hub.streams.fetch_sub(1, Ordering::SeqCst);
         self.hub.metrics.streams.dec();
     }
@@ -282,9 +326,9 @@ mod tests {
     #[test]
     fn streams_watching_the_same_share_a_group() {
         let hub = hub(10);
-        let a = hub.subscribe(watch("sales")).unwrap();
-        let b = hub.subscribe(watch("sales")).unwrap();
-        let c = hub.subscribe(watch("support")).unwrap();
+        let a = hub.subscribe(watch("sales"), "u", "h").unwrap();
+        let b = hub.subscribe(watch("sales"), "u", "h").unwrap();
+        let c = hub.subscribe(watch("support"), "u", "h").unwrap();
         assert!(Arc::ptr_eq(&a.group, &b.group));
         assert!(!Arc::ptr_eq(&a.group, &c.group));
         assert_eq!(hub.groups().len(), 2);
@@ -297,18 +341,18 @@ mod tests {
     #[test]
     fn streams_are_bounded() {
         let hub = hub(2);
-        let _a = hub.subscribe(watch("x")).unwrap();
-        let b = hub.subscribe(watch("x")).unwrap();
-        assert!(hub.subscribe(watch("y")).is_err());
+        let _a = hub.subscribe(watch("x"), "u", "h").unwrap();
+        let b = hub.subscribe(watch("x"), "u", "h").unwrap();
+        assert!(hub.subscribe(watch("y"), "u", "h").is_err());
         drop(b);
-        assert!(hub.subscribe(watch("y")).is_ok());
+        assert!(hub.subscribe(watch("y"), "u", "h").is_ok());
     }
 
     #[test]
     fn a_subscriber_that_falls_behind_is_dropped_alone() {
         let hub = hub(10);
-        let mut fast = hub.subscribe(watch("x")).unwrap();
-        let mut slow = hub.subscribe(watch("x")).unwrap();
+        let mut fast = hub.subscribe(watch("x"), "u", "h").unwrap();
+        let mut slow = hub.subscribe(watch("x"), "u", "h").unwrap();
         let batch: Batch = Arc::from(vec![]);
         for _ in 0..CHANNEL_BATCHES {
             assert_eq!(fast.group.publish(&batch, &hub.metrics), 2);

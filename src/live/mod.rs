@@ -15,6 +15,7 @@
 pub mod event;
 pub mod hub;
 pub mod poller;
+pub mod recheck;
 pub mod stream;
 
 pub use event::SKEW_MS;

@@ -11,9 +11,9 @@ use mongodb::Cursor;
 use tokio::time::Instant;
 
 use super::event::{self, EventId, Kind, SKEW_MS};
-use super::hub::{id_json, lock, Batch, LiveEvent, Subscription, TooManyStreams, Watch};
+use super::hub::{id_json, lock, Batch, Check, LiveEvent, Subscription, TooManyStreams, Watch};
 use super::poller::{self, now_ms};
-use crate::auth::Credentials;
+use crate::auth::{AuthUser, Credentials};
 use crate::db::{Admission, DbError};
 use crate::error::ApiError;
 use crate::guard::{self, Guard};
@@ -70,7 +70,6 @@ pub struct LiveStream {
     position: i64,
     sent_any: bool,
     next_heartbeat: Instant,
-    next_check: Instant,
     closing: tokio::sync::watch::Receiver<bool>,
 }
 
@@ -102,7 +101,11 @@ impl LiveStream {
         let subscription = state
             .process
             .live
-            .subscribe(watch_of(&listing))
+            .subscribe(
+                watch_of(&listing),
+                credentials.user_id(),
+                credentials.hashed_token(),
+            )
             .map_err(|TooManyStreams(n)| ApiError::TooManyStreams(n))?;
         let (origin, floor, phase) = match start {
             Start::Now => {
@@ -132,7 +135,6 @@ impl LiveStream {
             ended: false,
             admission,
             next_heartbeat: Instant::now() + config.heartbeat,
-            next_check: Instant::now() + config.recheck,
             state,
             credentials,
             query,
@@ -192,14 +194,14 @@ impl LiveStream {
         enum Next {
             Batch(Option<Batch>),
             Heartbeat,
-            Check,
+            Checked(bool),
             Closing,
         }
         loop {
             let next = tokio::select! {
                 batch = self.subscription.events.recv() => Next::Batch(batch),
                 _ = tokio::time::sleep_until(self.next_heartbeat) => Next::Heartbeat,
-                _ = tokio::time::sleep_until(self.next_check) => Next::Check,
+                changed = self.subscription.checks.changed() => Next::Checked(changed.is_ok()),
                 _ = self.closing.wait_for(|closed| *closed) => Next::Closing,
             };
             match next {
@@ -215,11 +217,15 @@ impl LiveStream {
                     self.next_heartbeat = Instant::now() + self.state.process.live_config.heartbeat;
                     return;
                 }
-                Next::Check => {
-                    if !self.still_allowed().await {
+                Next::Checked(true) => {
+                    let check = self.subscription.checks.borrow_and_update().clone();
+                    if !self.still_allowed(check).await {
                         return self.end(out, "revoked", "access changed");
                     }
-                    self.next_check = Instant::now() + self.state.process.live_config.recheck;
+                }
+                // The checks stopped: only the process's end does that.
+                Next::Checked(false) => {
+                    return self.end(out, "shutdown", "server shutting down, reconnect");
                 }
                 Next::Closing => {
                     return self.end(out, "shutdown", "server shutting down, reconnect");
@@ -303,17 +309,33 @@ impl LiveStream {
         }
     }
 
-    /// The user's token, permissions and scope, checked again. A database failure keeps the
-    /// stream (it is checked again at the next turn).
-    async fn still_allowed(&self) -> bool {
-        match guard::recheck(&self.state, self.credentials.clone()).await {
-            Ok(None) => false,
-            Ok(Some((user, grants, scope))) => {
+    /// Whether the stream may go on after a check of its user (by the process-wide
+    /// [`super::recheck`]): the token still theirs, the listing still permitted by their roles,
+    /// the scope unchanged. The permissions and units are the held ones; a database failure
+    /// reading them keeps the stream (it is checked again at the next turn).
+    async fn still_allowed(&self, check: Check) -> bool {
+        let roles = match check {
+            Check::Revoked => return false,
+            Check::Pending => return true,
+            Check::Valid(roles) => roles,
+        };
+        let user = AuthUser {
+            id: self.credentials.user_id().to_owned(),
+            roles,
+        };
+        let held = async {
+            let (permissions, departments) =
+                futures::try_join!(self.state.permissions(), self.state.departments())?;
+            let scope = guard::scope_of(&self.state, &user, &departments).await?;
+            Ok::<_, ApiError>((permissions.grants(&user.roles), scope))
+        };
+        match held.await {
+            Ok((grants, scope)) => {
                 guard::may_list(&user, &grants, &self.query).is_ok()
                     && scope.clause(self.query.units.as_deref()) == self.scope_clause
             }
             Err(err) => {
-                log::debug!("live stream: its user could not be checked again now ({err})");
+                log::debug!("live stream: its user could not be checked now ({err})");
                 true
             }
         }

@@ -456,7 +456,11 @@ async fn streams_have_their_own_bound_not_max_in_flight() {
 
 #[tokio::test]
 async fn many_streams_share_one_read_of_what_changed() {
-    let (app, database) = spawn_app_behind_proxy(Link::Up, &[("LIVE_POLL_MS", "250")]).await;
+    let (app, database) = spawn_app_behind_proxy(
+        Link::Up,
+        &[("LIVE_POLL_MS", "250"), ("LIVE_RECHECK_MS", "250")],
+    )
+    .await;
     let mut same = Vec::new();
     for _ in 0..20 {
         same.push(stream(&app, "open=true", MANAGER).await);
@@ -484,12 +488,21 @@ async fn many_streams_share_one_read_of_what_changed() {
         "{change_reads} change reads in {elapsed:?}"
     );
     assert_eq!(room_reads, 2, "{finds:#?}");
-    // Idle: the reads of what changed go on, no room is read.
+    // Idle: the reads of what changed go on, no room is read; the 25 streams' user is checked
+    // by one read per LIVE_RECHECK_MS for them all.
     database.clear_commands();
     tokio::time::sleep(Duration::from_millis(600)).await;
     let finds = database.commands_on("find", "rocketchat_room");
     assert!(finds.iter().all(is_change_read), "{finds:#?}");
     assert!(finds.len() <= 4, "{}", finds.len());
+    let checks = database.commands_on("find", "users");
+    assert!((1..=4).contains(&checks.len()), "{checks:#?}");
+    for check in &checks {
+        assert_eq!(
+            check.get_document("filter").unwrap(),
+            &doc! {"_id": {"$in": ["manager-id"]}}
+        );
+    }
 }
 
 #[tokio::test]
