@@ -15,6 +15,9 @@ use super::hub::{Check, Session};
 use crate::db::DbError;
 use crate::state::WorkerState;
 
+/// A user as the checks read it: their roles and their login tokens' hashes.
+type Found = (Vec<String>, Vec<String>);
+
 /// Users read at once.
 const USERS_PER_READ: usize = 1_000;
 
@@ -78,7 +81,7 @@ async fn read_users(state: &WorkerState, ids: &[&str]) -> Result<Vec<RawDocument
 
 /// A user's id, roles and hashed login tokens, from a reply with nested fields (as MongoDB
 /// projects them) or a flattened `services.resume.loginTokens` (as one test server does).
-fn user_tokens(user: &RawDocument) -> Option<(String, (Vec<String>, Vec<String>))> {
+fn user_tokens(user: &RawDocument) -> Option<(String, Found)> {
     let id = user.get_str("_id").ok()?.to_owned();
     let strings = |array: Option<&mongodb::bson::RawArray>| -> Vec<String> {
         array
@@ -104,11 +107,7 @@ fn user_tokens(user: &RawDocument) -> Option<(String, (Vec<String>, Vec<String>)
 }
 
 /// What a session's check finds among the users read.
-fn verdict(
-    users: &HashMap<String, (Vec<String>, Vec<String>)>,
-    user_id: &str,
-    hashed_token: &str,
-) -> Check {
+fn verdict(users: &HashMap<String, Found>, user_id: &str, hashed_token: &str) -> Check {
     match users.get(user_id) {
         Some((roles, hashes)) if hashes.iter().any(|h| h == hashed_token) => {
             Check::Valid(roles.clone())
