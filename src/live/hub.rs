@@ -22,12 +22,14 @@ const CHANNEL_BATCHES: usize = 32;
 pub const MAX_MEMBERS: usize = 100_000;
 
 /// A room that changed: the JSON of its `_id` (`{"_id":…}`, also the data of a removed event),
-/// the `_id` itself and its new `_updatedAt` (milliseconds).
+/// the `_id` itself, its new `_updatedAt` and, when it was read, its creation (`ts`), in
+/// milliseconds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub key: Box<[u8]>,
     pub id: Bson,
     pub updated_at: i64,
+    pub created_at: Option<i64>,
 }
 
 impl Change {
@@ -39,6 +41,7 @@ impl Change {
             key: id_json(id)?,
             id: Bson::try_from(id.to_raw_bson()).ok()?,
             updated_at,
+            created_at: doc.get_datetime("ts").ok().map(|ts| ts.timestamp_millis()),
         })
     }
 }

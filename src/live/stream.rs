@@ -414,7 +414,8 @@ async fn catch_up(
 
 /// What a reconnecting stream missed since `id`: the changes since its position (less the skew
 /// window), read by id as the poller reads them, where a room that left the filter is told as
-/// removed (whoever sent it before, its client may hold it). The group learns which rooms the
+/// removed unless it was created after the position (whoever sent it before, its client may
+/// hold it). The group learns which rooms the
 /// stream has: those of its filter changed between its origin and its position.
 async fn resume(
     state: &WorkerState,
@@ -424,7 +425,7 @@ async fn resume(
     let since = id.updated_at - SKEW_MS;
     let group = &subscription.group;
     let watch = &group.watch;
-    let changes = poller::changed_since(&state.db, since).await?;
+    let changes = poller::changed_since(&state.db, since, true).await?;
     if changes.len() > MAX_REPLAYED_CHANGES {
         return Ok(Phase::CatchUp(Box::new(
             catch_up(state, watch, since).await?,
@@ -448,7 +449,7 @@ async fn resume(
         matched,
         &changes,
         &mut members,
-        true,
+        Some(id.updated_at),
     )))
 }
 
