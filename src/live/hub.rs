@@ -62,6 +62,12 @@ pub struct LiveEvent {
     pub kind: Kind,
     pub updated_at: i64,
     pub data: Bytes,
+    /// A removed room the group had sent: every stream of it tells its client. Otherwise (a
+    /// room that changed and does not match, never sent by the group) a stream tells its client
+    /// only if the room existed when the stream began (`created_at` at or before its origin, or
+    /// unknown): a client that showed a listing then may hold it.
+    pub held: bool,
+    pub created_at: Option<i64>,
 }
 
 /// What one poll brought a group, in `_updatedAt` order.

@@ -4,12 +4,13 @@
 //! for the whole process and reads each group's changed rooms once, [`stream::LiveStream`] is one
 //! client's body, and [`event`] is the wire format and the signed resume points.
 //!
-//! How a change reaches a client: the poller reads `{_id, _updatedAt}` of the livechat rooms with
-//! `_updatedAt` ≥ (the newest seen − [`SKEW_MS`]) through the `{_updatedAt: 1}` index (partial on
-//! `t: "l"`, which `livechat-rooms indexes` recommends); the pairs it has not seen yet are the
-//! changes. For each group with a stream, one `find` of the group's filter and `_id $in` those
-//! changes gives the rooms still in it (each an `event: room`); a changed room that no longer
-//! matches and that the group had sent is an `event: removed`. Nothing else is read: an idle
+//! How a change reaches a client: the poller reads `{_id, _updatedAt, ts}` of the livechat rooms
+//! with `_updatedAt` ≥ (the newest seen − [`SKEW_MS`]) through the `{_updatedAt: 1}` index
+//! (partial on `t: "l"`, which `livechat-rooms indexes` recommends); the pairs it has not seen yet
+//! are the changes. For each group with a stream, one `find` of the group's filter and `_id $in`
+//! those changes gives the rooms still in it (each an `event: room`). A changed room that does not
+//! match is an `event: removed` for a stream whose group had sent it, or that began when the room
+//! existed already (its client may show it from a listing of then). Nothing else is read: an idle
 //! process (no streams) polls nothing, and a poll without changes reads no rooms.
 
 pub mod event;

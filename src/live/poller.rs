@@ -93,7 +93,7 @@ pub fn now_ms() -> i64 {
 }
 
 async fn poll(state: &WorkerState, hub: &Arc<Hub>, seen: &mut Seen) -> Result<(), DbError> {
-    let changes = changed_since(&state.db, seen.since(), false).await?;
+    let changes = changed_since(&state.db, seen.since()).await?;
     let fresh = seen.fresh(changes);
     let groups = hub.groups();
     futures::future::join_all(groups.iter().map(|group| serve(state, hub, group, &fresh))).await;
@@ -117,7 +117,7 @@ async fn serve(state: &WorkerState, hub: &Hub, group: &Group, fresh: &[Change]) 
         Ok(matched) => {
             let events = {
                 let mut members = lock(&group.members);
-                with_removals(matched, &changes, &mut members, None)
+                with_removals(matched, &changes, &mut members)
             };
             if !events.is_empty() {
                 group.publish(&Arc::from(events), &hub.metrics);
@@ -130,19 +130,13 @@ async fn serve(state: &WorkerState, hub: &Hub, group: &Group, fresh: &[Change]) 
     }
 }
 
-/// `{_id, _updatedAt}` of every livechat room with `_updatedAt` ≥ `since` (milliseconds), oldest
-/// first: a range of the `{_updatedAt: 1}` index (covered by `{_updatedAt: 1, _id: 1}`). With
-/// `created`, each room's `ts` too (a resume's read, which fetches the rooms).
-pub async fn changed_since(db: &Db, since: i64, created: bool) -> Result<Vec<Change>, DbError> {
-    let projection = if created {
-        doc! {"_id": 1, "_updatedAt": 1, "ts": 1}
-    } else {
-        doc! {"_id": 1, "_updatedAt": 1}
-    };
+/// `{_id, _updatedAt, ts}` of every livechat room with `_updatedAt` ≥ `since` (milliseconds),
+/// oldest first: a range of the `{_updatedAt: 1}` index, fetching the changed rooms only.
+pub async fn changed_since(db: &Db, since: i64) -> Result<Vec<Change>, DbError> {
     let find = db
         .rooms()
         .find(doc! {"t": "l", "_updatedAt": {"$gte": DateTime::from_millis(since)}})
-        .projection(projection)
+        .projection(doc! {"_id": 1, "_updatedAt": 1, "ts": 1})
         .sort(doc! {"_updatedAt": 1})
         .max_time(db.query_timeout());
     let read = async { find.await?.try_collect::<Vec<RawDocumentBuf>>().await };
@@ -207,6 +201,8 @@ pub fn room_event<'d>(
             kind: Kind::Room,
             updated_at,
             data: data.into(),
+            held: true,
+            created_at: None,
         },
     ))
 }
@@ -222,31 +218,26 @@ fn without_updated_at(room: &RawDocument) -> RawDocumentBuf {
     out
 }
 
-/// The events of one read: the rooms that matched, and for every changed room that did not, a
-/// removed event if the group had sent it, merged in `_updatedAt` order. The members follow.
-/// `resumed_at`: a stream resumes from this position on an instance that cannot know what it
-/// was sent, so a room that left is told unless it was created after that position (then the
-/// client cannot hold it).
+/// The events of one read: the rooms that matched, and a removed event for every changed room
+/// that did not, marked `held` where the group had sent it; in `_updatedAt` order. The members
+/// follow.
 pub fn with_removals(
     matched: Vec<(Box<[u8]>, LiveEvent)>,
     changes: &[Change],
     members: &mut Members,
-    resumed_at: Option<i64>,
 ) -> Vec<LiveEvent> {
-    let mut events = Vec::with_capacity(matched.len());
+    let mut events = Vec::with_capacity(changes.len());
     for change in changes {
         if matched.iter().any(|(key, _)| *key == change.key) {
             continue;
         }
-        let may_hold =
-            resumed_at.is_some_and(|at| change.created_at.is_none_or(|created| created <= at));
-        if members.take(&change.key) || may_hold {
-            events.push(LiveEvent {
-                kind: Kind::Removed,
-                updated_at: change.updated_at,
-                data: change.key.to_vec().into(),
-            });
-        }
+        events.push(LiveEvent {
+            kind: Kind::Removed,
+            updated_at: change.updated_at,
+            data: change.key.to_vec().into(),
+            held: members.take(&change.key),
+            created_at: change.created_at,
+        });
     }
     for (key, event) in matched {
         members.add(&key);
@@ -276,38 +267,39 @@ mod tests {
             kind: Kind::Room,
             updated_at: at,
             data: key.to_vec().into(),
+            held: true,
+            created_at: None,
         };
         (key, event)
     }
 
     #[test]
-    fn a_changed_room_that_left_is_removed_only_where_it_was_sent() {
+    fn a_changed_room_that_does_not_match_is_held_where_it_was_sent() {
         let mut members = Members::default();
-        let events = with_removals(vec![room("a", 10)], &[change("a", 10)], &mut members, None);
+        let events = with_removals(vec![room("a", 10)], &[change("a", 10)], &mut members);
         assert_eq!(events.len(), 1);
-        // a left, b never was in: only a is removed.
+        // a left, b never was sent: both are told, only a as held.
         let events = with_removals(
             vec![room("c", 30)],
             &[change("a", 20), change("b", 25), change("c", 30)],
             &mut members,
-            None,
         );
-        let kinds: Vec<(Kind, i64)> = events.iter().map(|e| (e.kind, e.updated_at)).collect();
-        assert_eq!(kinds, [(Kind::Removed, 20), (Kind::Room, 30)]);
+        let kinds: Vec<(Kind, i64, bool)> = events
+            .iter()
+            .map(|e| (e.kind, e.updated_at, e.held))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (Kind::Removed, 20, true),
+                (Kind::Removed, 25, false),
+                (Kind::Room, 30, true)
+            ]
+        );
         assert_eq!(&events[0].data[..], br#"{"_id":"a"}"#);
-        // After a resume every room that left may have been sent, unless it was created since.
-        let created = |id, at, created| Change {
-            created_at: Some(created),
-            ..change(id, at)
-        };
-        let events = with_removals(
-            vec![],
-            &[change("b", 40), created("d", 41, 10), created("e", 42, 35)],
-            &mut members,
-            Some(30),
-        );
-        let removed: Vec<&[u8]> = events.iter().map(|e| &e.data[..]).collect();
-        assert_eq!(removed, [&br#"{"_id":"b"}"#[..], br#"{"_id":"d"}"#]);
+        // a is no longer held.
+        let events = with_removals(vec![], &[change("a", 40)], &mut members);
+        assert!(!events[0].held);
     }
 
     #[test]
@@ -318,7 +310,6 @@ mod tests {
             vec![room("b", 5), room("c", 9)],
             &[change("x", 7), change("b", 5), change("c", 9)],
             &mut members,
-            None,
         );
         let times: Vec<i64> = events.iter().map(|e| e.updated_at).collect();
         assert_eq!(times, [5, 7, 9]);

@@ -251,6 +251,12 @@ impl LiveStream {
             if late || (self.floor.is_some_and(|floor| ev.updated_at < floor) && !self.sent_any) {
                 continue;
             }
+            // A room that never matched for this stream's group is told only if it existed
+            // when the stream began: its client may hold it from a listing of then.
+            let unknown_to_client = ev.created_at.is_some_and(|at| at > self.origin);
+            if ev.kind == Kind::Removed && !ev.held && unknown_to_client {
+                continue;
+            }
             self.sent_any = true;
             self.position = self.position.max(ev.updated_at);
             let id = EventId {
@@ -425,7 +431,7 @@ async fn resume(
     let since = id.updated_at - SKEW_MS;
     let group = &subscription.group;
     let watch = &group.watch;
-    let changes = poller::changed_since(&state.db, since, true).await?;
+    let changes = poller::changed_since(&state.db, since).await?;
     if changes.len() > MAX_REPLAYED_CHANGES {
         return Ok(Phase::CatchUp(Box::new(
             catch_up(state, watch, since).await?,
@@ -445,12 +451,12 @@ async fn resume(
     for key in &held {
         members.add(key);
     }
-    Ok(Phase::Replay(poller::with_removals(
-        matched,
-        &changes,
-        &mut members,
-        Some(id.updated_at),
-    )))
+    // Any room created by the position may have been sent before the reconnect.
+    let mut events = poller::with_removals(matched, &changes, &mut members);
+    for event in &mut events {
+        event.held |= event.created_at.is_none_or(|at| at <= id.updated_at);
+    }
+    Ok(Phase::Replay(events))
 }
 
 /// The keys of the rooms of `watch` changed in `[from, to)`: those a stream that began at `from`
