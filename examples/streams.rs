@@ -101,23 +101,9 @@ async fn main() {
             .unwrap_or(0.0)
     };
     let window = Duration::from_secs(seconds);
-    let before = client
-        .get(&metrics_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let before = scrape(&client, &metrics_url).await;
     tokio::time::sleep(window).await;
-    let after = client
-        .get(&metrics_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let after = scrape(&client, &metrics_url).await;
     let per_s = |op| (reads(&after, op) - reads(&before, op)) / window.as_secs_f64();
     println!(
         "idle, {seconds} s: {:.2} reads of what changed per second, {:.2} reads of rooms per \
@@ -133,14 +119,7 @@ async fn main() {
         .expect("MONGO_URL names the database")
         .collection::<Document>("rocketchat_room");
     let delivered_before = events.load(Ordering::SeqCst);
-    let before = client
-        .get(&metrics_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let before = scrape(&client, &metrics_url).await;
     let changed_at = Instant::now();
     for second in 0..seconds {
         let now = DateTime::now();
@@ -157,14 +136,7 @@ async fn main() {
     }
     // The last change's poll.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = client
-        .get(&metrics_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let after = scrape(&client, &metrics_url).await;
     let elapsed = changed_at.elapsed().as_secs_f64();
     let per_s = |op| (reads(&after, op) - reads(&before, op)) / elapsed;
     // Each inserted room matches 6 of the 10 filters (open, sales, open+sales, agent 1, vip, all).
@@ -179,6 +151,12 @@ async fn main() {
     for task in tasks {
         task.abort();
     }
+}
+
+/// The service's metrics, as text.
+async fn scrape(client: &reqwest::Client, url: &str) -> String {
+    let response = client.get(url).send().await.expect("the service answers");
+    response.text().await.expect("the metrics")
 }
 
 fn rss_kb(pid: &str) -> u64 {

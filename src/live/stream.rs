@@ -252,11 +252,12 @@ impl LiveStream {
                 continue;
             }
             // A room that never matched for this stream's group is told only if it existed
-            // when the stream began: its client may hold it from a listing of then.
-            let unknown_to_client = ev.created_at.is_some_and(|at| at > self.origin);
+            // before the stream began: its client may hold it from a listing of then.
+            let unknown_to_client = ev.created_at.is_some_and(|at| at >= self.origin);
             if ev.kind == Kind::Removed && !ev.held && unknown_to_client {
                 continue;
             }
+
             self.sent_any = true;
             self.position = self.position.max(ev.updated_at);
             let id = EventId {

@@ -43,16 +43,7 @@ impl Browser {
     /// `None` (and says so) where no Chromium is installed, outside CI; CI must run it.
     async fn start() -> Option<Browser> {
         let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
-        let installed = std::process::Command::new(&binary)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !installed {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{binary} is not installed, and CI must run the browser test"
-            );
-            eprintln!("{binary} is not installed: `apt-get install chromium` (scripts/test does, as root) to run the browser test");
+        if !installed_or_required(&binary, "run the browser test", "apt-get install chromium") {
             return None;
         }
         let profile = std::env::temp_dir().join(format!(
@@ -230,31 +221,14 @@ async fn serve_page() -> u16 {
 /// The service binary on `port`, reading `db`.
 async fn start_service(db: &mongodb::Database, port: u16) -> tokio::process::Child {
     let url = format!("{}/{}", mongo_url().trim_end_matches('/'), db.name());
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_livechat-rooms"))
-        .env_clear()
-        .env("MONGO_URL", url)
-        .env("BIND_IP", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .env("LIVE_POLL_MS", "100")
-        .env("SERVER_SELECTION_TIMEOUT_MS", "5000")
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.contains("listening on port") {
-                return;
-            }
-        }
-        panic!("the service exited before listening");
-    })
-    .await
-    .expect("the service listens within 30 s");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    child
+    let port = port.to_string();
+    let env = [
+        ("MONGO_URL", url.as_str()),
+        ("PORT", port.as_str()),
+        ("LIVE_POLL_MS", "100"),
+        ("SERVER_SELECTION_TIMEOUT_MS", "5000"),
+    ];
+    start_binary_logged(&env).await.0
 }
 
 #[tokio::test]

@@ -40,16 +40,7 @@ impl Prometheus {
     /// `None` (and says so) where no prometheus is installed, outside CI; CI must run it.
     async fn start(targets: &[&str]) -> Option<Prometheus> {
         let binary = std::env::var("PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
-        let installed = std::process::Command::new(&binary)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !installed {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{binary} is not installed, and CI must check the dashboard"
-            );
-            eprintln!("{binary} is not installed: `apt-get install prometheus` (scripts/test does, as root) to check the dashboard");
+        if !installed_or_required(&binary, "check the dashboard", "apt-get install prometheus") {
             return None;
         }
         let dir =

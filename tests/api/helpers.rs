@@ -2,7 +2,6 @@
 //! `fixtures/`, on the MongoDB server `MONGO_URL` points at.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
@@ -12,8 +11,8 @@ use livechat_rooms::startup::Application;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::Database;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
 
+pub use crate::programs::*;
 pub use crate::proxy::{FlakyDatabase, Link};
 
 pub const ROOMS: &str = "/api/v1/livechat/rooms";
@@ -401,65 +400,6 @@ async fn send(
     }
 }
 
-/// The service binary with only these environment variables (besides `BIND_IP`, `PORT=0` and
-/// `RUST_LOG=info`), its port, and every line it logs from then on.
-pub async fn start_binary_logged(
-    env: &[(&str, &str)],
-) -> (
-    tokio::process::Child,
-    u16,
-    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_livechat-rooms"))
-        .env_clear()
-        .envs(env.iter().copied())
-        .env("BIND_IP", "127.0.0.1")
-        .env("PORT", "0")
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let listening = async {
-        loop {
-            let line = lines
-                .next_line()
-                .await
-                .unwrap()
-                .expect("the binary logs its port before exiting");
-            if let Some(port) = line.split("listening on port ").nth(1) {
-                break port.trim().parse::<u16>().unwrap();
-            }
-        }
-    };
-    let port = tokio::time::timeout(std::time::Duration::from_secs(30), listening)
-        .await
-        .expect("the binary listens within 30 s");
-    // Keep draining the log so the child never blocks on a full pipe.
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let kept = log.clone();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            kept.lock().unwrap().push(line);
-        }
-    });
-    (child, port, log)
-}
-
-/// Waits (at most 10 s) until a line of `log` (from [`start_binary_logged`]) contains `needle`:
-/// lines are read in the background, after the answers they follow.
-pub async fn wait_for_line(log: &std::sync::Mutex<Vec<String>>, needle: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !log.lock().unwrap().iter().any(|l| l.contains(needle)) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no log line with {needle:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-}
-
 /// The service against an address where nothing listens (port 1), with short timeouts: every
 /// database call fails at once.
 pub async fn spawn_app_without_database() -> TestApp {
@@ -483,14 +423,4 @@ impl TestApp {
             client: reqwest::Client::new(),
         }
     }
-}
-
-/// Sends SIGTERM to a child process.
-pub fn sigterm(child: &tokio::process::Child) {
-    let pid = child.id().expect("running").to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
 }

@@ -17,6 +17,7 @@ mod live;
 mod mongodb_work;
 mod operations;
 mod privileges;
+mod programs;
 mod proxy;
 mod rendering;
 mod rocketchat_e2e;
