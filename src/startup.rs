@@ -42,8 +42,6 @@ pub struct Application {
 pub enum StartupError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("cannot start the live feed's poller thread: {0}")]
-    PollerThread(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -81,34 +79,13 @@ impl Application {
             builder = builder.disable_signals();
         }
         let shutting_down = builder.graceful_shutdown_signal();
-        // The live feed's poller and the check of its streams' users have a thread of their own,
-        // with a client of its own (as an HTTP worker has), and stop when the hub closes; a shutdown ends every stream at once, so
-        // clients reconnect to another instance.
-        let poller = (
+        // The live feed's poller and the check of its streams' users start with the first stream.
+        process.live.on_first_stream(Box::new(live_thread(
             options.clone(),
             name.clone(),
             shared.clone(),
             process.clone(),
-        );
-        std::thread::Builder::new()
-            .name("live-poller".into())
-            .spawn(move || {
-                let (options, name, shared, process) = poller;
-                actix_web::rt::System::new().block_on(async move {
-                    let client = Client::with_options(options)
-                        .expect("the options were checked at start-up");
-                    let config = process.live_config;
-                    let state = || WorkerState {
-                        db: Db::new(&client.database(&name), shared.clone()),
-                        process: process.clone(),
-                    };
-                    futures::join!(
-                        live::poller::run(state(), config.poll),
-                        live::recheck::run(state(), config.recheck),
-                    );
-                });
-            })
-            .map_err(StartupError::PollerThread)?;
+        )));
         let (hub, signal) = (process.live.clone(), shutting_down.clone());
         tokio::spawn(async move {
             signal.notified().await;
@@ -165,6 +142,41 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// What starts the live feed's poller and the check of its streams' users: a thread of their
+/// own, with a client of its own (as an HTTP worker has); they stop when the hub closes (a
+/// shutdown ends every stream at once, so clients reconnect to another instance).
+fn live_thread(
+    options: ClientOptions,
+    name: String,
+    shared: DbShared,
+    process: ProcessState,
+) -> impl FnOnce() + Send + 'static {
+    move || {
+        let started = std::thread::Builder::new()
+            .name("live-poller".into())
+            .spawn(move || {
+                actix_web::rt::System::new().block_on(async move {
+                    let client = Client::with_options(options)
+                        .expect("the options were checked at start-up");
+                    let config = process.live_config;
+                    let state = || WorkerState {
+                        db: Db::new(&client.database(&name), shared.clone()),
+                        process: process.clone(),
+                    };
+                    futures::join!(
+                        live::poller::run(state(), config.poll),
+                        live::recheck::run(state(), config.recheck),
+                    );
+                });
+            });
+        if let Err(err) = started {
+            log::error!(
+                "cannot start the live feed's poller thread ({err}): streams get no events"
+            );
+        }
     }
 }
 

@@ -162,6 +162,8 @@ pub struct Hub {
     closing: watch::Sender<bool>,
     /// Every stream's user, by stream: checked together, once per `LIVE_RECHECK_MS`.
     sessions: Mutex<HashMap<u64, Arc<Session>>>,
+    /// Starts the poller, at the first stream (a process that serves none starts nothing).
+    starter: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     pub metrics: Arc<LiveMetrics>,
 }
 
@@ -208,8 +210,14 @@ impl Hub {
             wake: Notify::new(),
             closing: watch::Sender::new(false),
             sessions: Mutex::default(),
+            starter: Mutex::default(),
             metrics,
         })
+    }
+
+    /// What starts the poller, run when the first stream opens.
+    pub fn on_first_stream(&self, start: Box<dyn FnOnce() + Send>) {
+        *lock(&self.starter) = Some(start);
     }
 
     /// A place for one more stream watching `watch` for the user with this id and hashed token,
@@ -224,6 +232,9 @@ impl Hub {
         if open >= self.max_streams {
             self.streams.fetch_sub(1, Ordering::SeqCst);
             return Err(TooManyStreams(self.max_streams));
+        }
+        if let Some(start) = lock(&self.starter).take() {
+            start();
         }
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -345,6 +356,20 @@ mod tests {
         assert_eq!(hub.groups().len(), 2);
         drop((b, c));
         assert!(hub.is_idle());
+    }
+
+    #[test]
+    fn the_poller_starts_with_the_first_stream_only() {
+        let hub = hub(10);
+        let started = Arc::new(AtomicUsize::new(0));
+        let counter = started.clone();
+        hub.on_first_stream(Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }));
+        assert_eq!(started.load(Ordering::SeqCst), 0);
+        let _a = hub.subscribe(watch("x"), "u", "h").unwrap();
+        let _b = hub.subscribe(watch("y"), "u", "h").unwrap();
+        assert_eq!(started.load(Ordering::SeqCst), 1);
     }
 
     #[test]

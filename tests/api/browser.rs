@@ -59,6 +59,12 @@ impl Browser {
                 "--disable-gpu",
                 "--disable-dev-shm-usage",
                 "--no-first-run",
+                // Nothing in the background: the test servers share the machine's cores.
+                "--disable-extensions",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--mute-audio",
                 "--hide-scrollbars",
                 "--window-size=900,620",
                 "--remote-debugging-port=0",
@@ -226,7 +232,7 @@ async fn start_service(db: &mongodb::Database, port: u16) -> tokio::process::Chi
         ("MONGO_URL", url.as_str()),
         ("PORT", port.as_str()),
         ("LIVE_POLL_MS", "100"),
-        ("SERVER_SELECTION_TIMEOUT_MS", "5000"),
+        ("SERVER_SELECTION_TIMEOUT_MS", "15000"),
     ];
     start_binary_logged(&env).await.0
 }

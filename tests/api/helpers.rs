@@ -235,9 +235,10 @@ pub async fn spawn_app_with(mongo_url: &str, env: &[(&str, &str)], db: TestDb) -
             .iter()
             .find(|(name, _)| *name == var)
             .map(|(_, value)| (*value).to_owned())
-            // A test server busy with the other tests may be slow to answer the driver's
-            // heartbeat; the tests of fast failure set the service's default (500) themselves.
-            .or_else(|| (var == "SERVER_SELECTION_TIMEOUT_MS").then(|| "5000".to_owned())),
+            // A test server busy with the other tests (and a browser starting) may be slow to
+            // answer the driver's heartbeat; the tests of fast failure set the service's default
+            // (500) themselves.
+            .or_else(|| (var == "SERVER_SELECTION_TIMEOUT_MS").then(|| "15000".to_owned())),
     })
     .expect("test settings are valid");
     config.database = Some(name);
