@@ -107,19 +107,20 @@ impl LiveStream {
                 credentials.hashed_token(),
             )
             .map_err(|TooManyStreams(n)| ApiError::TooManyStreams(n))?;
-        let (origin, floor, phase) = match start {
+        // (where the stream began, what it takes from the first event, where it is, what is next)
+        let (origin, floor, position, phase) = match start {
             Start::Now => {
                 let now = now_ms();
-                (now, Some(now), Phase::Live)
+                (now, Some(now), now, Phase::Live)
             }
             Start::Since(since) => {
                 let since = since.timestamp_millis();
                 let rooms = catch_up(&state, &subscription.group.watch, since).await?;
-                (since, None, Phase::CatchUp(Box::new(rooms)))
+                (since, None, since, Phase::CatchUp(Box::new(rooms)))
             }
             Start::Resume(id) => {
                 let phase = resume(&state, &subscription, id).await?;
-                (id.origin, None, phase)
+                (id.origin, None, id.updated_at, phase)
             }
         };
         let config = state.process.live_config;
@@ -142,7 +143,7 @@ impl LiveStream {
             fingerprint,
             origin,
             floor,
-            position: origin,
+            position,
             sent_any: false,
             closing,
         })
