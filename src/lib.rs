@@ -4,8 +4,9 @@
 //!
 //! 8. `startup`
 //! 7. `routes`
-//! 6. `live::stream`
-//! 5. `guard`, `index_advice`, `live` (its `mod.rs`), `live::poller`, `rooms::repo`
+//! 6. `live::poller`, `live::stream`
+//! 5. `guard`, `index_advice`, `live` (its `mod.rs`), `live::reads`, `live::recheck`,
+//!    `rooms::repo`
 //! 4. `rooms::filter`, `state`
 //! 3. `auth`, `rooms::query`
 //! 2. `cache`, `error`, `live::hub`, `rooms::values`

@@ -81,6 +81,11 @@ impl EventId {
     }
 }
 
+/// The service's clock, in milliseconds.
+pub fn now_ms() -> i64 {
+    mongodb::bson::DateTime::now().timestamp_millis()
+}
+
 /// The stream's first lines: how long a browser waits before reconnecting, and a comment, so
 /// the client sees the stream is open before any event.
 pub fn opening(out: &mut Vec<u8>) {

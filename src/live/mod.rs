@@ -16,6 +16,7 @@
 pub mod event;
 pub mod hub;
 pub mod poller;
+pub mod reads;
 pub mod recheck;
 pub mod stream;
 

@@ -6,18 +6,18 @@
 use actix_web::web::{self, Bytes};
 use futures::stream::ReadyChunks;
 use futures::{FutureExt as _, StreamExt as _};
-use mongodb::bson::{doc, DateTime, Document, RawDocumentBuf};
+use mongodb::bson::{DateTime, Document, RawDocumentBuf};
 use mongodb::Cursor;
 use tokio::time::Instant;
 
-use super::event::{self, EventId, Kind, SKEW_MS};
-use super::hub::{id_json, lock, Batch, Check, LiveEvent, Subscription, TooManyStreams, Watch};
-use super::poller::{self, now_ms};
+use super::event::{self, now_ms, EventId, Kind, SKEW_MS};
+use super::hub::{lock, Batch, Check, LiveEvent, Subscription, TooManyStreams};
+use super::reads::{self, catch_up, held_rooms, watch_of};
 use crate::auth::{AuthUser, Credentials};
 use crate::db::{Admission, DbError};
 use crate::error::ApiError;
 use crate::guard::{self, Guard};
-use crate::rooms::filter::{self, Listing};
+use crate::rooms::filter::Listing;
 use crate::rooms::RoomsQuery;
 use crate::state::WorkerState;
 
@@ -305,7 +305,7 @@ impl LiveStream {
                 let mut members = lock(&group.members);
                 for room in batch {
                     let room = room.map_err(DbError::Listing)?;
-                    let (key, event) = poller::room_event(&room, &group.watch, department_of)?;
+                    let (key, event) = reads::room_event(&room, &group.watch, department_of)?;
                     members.add(&key);
                     events.push(event);
                 }
@@ -366,60 +366,6 @@ impl Drop for LiveStream {
     }
 }
 
-/// What a stream of `listing` watches: its filter and projection, `_updatedAt` read even where
-/// `fields` leaves it out (it places each event), and then left out of the rendered room.
-pub fn watch_of(listing: &Listing) -> Watch {
-    let filter = filter::to_filter(listing);
-    let mut projection = filter::to_projection(&listing.query);
-    let mut strip_updated_at = false;
-    if let Some(p) = &mut projection {
-        let inclusion = p.iter().any(|(k, v)| k != "_id" && v.as_i32() == Some(1));
-        match p.get_i32("_updatedAt") {
-            Ok(0) => {
-                p.remove("_updatedAt");
-                strip_updated_at = true;
-            }
-            Err(_) if inclusion => {
-                p.insert("_updatedAt", 1);
-                strip_updated_at = true;
-            }
-            _ => {}
-        }
-    }
-    Watch {
-        filter,
-        projection,
-        strip_updated_at,
-    }
-}
-
-/// The rooms of `watch` changed since `since`, oldest first.
-async fn catch_up(
-    state: &WorkerState,
-    watch: &Watch,
-    since: i64,
-) -> Result<ReadyChunks<Cursor<RawDocumentBuf>>, ApiError> {
-    let filter = doc! {"$and": [
-        watch.filter.clone(),
-        {"_updatedAt": {"$gte": DateTime::from_millis(since)}},
-    ]};
-    let db = &state.db;
-    let mut find = db
-        .rooms()
-        .find(filter)
-        .sort(doc! {"_updatedAt": 1})
-        .batch_size(crate::rooms::repo::BATCH_SIZE)
-        .max_time(db.query_timeout());
-    if let Some(projection) = &watch.projection {
-        find = find.projection(projection.clone());
-    }
-    let cursor = db
-        .call("live.catch_up", std::future::IntoFuture::into_future(find))
-        .await
-        .map_err(DbError::Listing)?;
-    Ok(cursor.ready_chunks(256))
-}
-
 /// What a reconnecting stream missed since `id`: the changes since its position (less the skew
 /// window), read by id as the poller reads them, where a room that left the filter is told as
 /// removed unless it was created after the position (whoever sent it before, its client may
@@ -433,7 +379,7 @@ async fn resume(
     let since = id.updated_at - SKEW_MS;
     let group = &subscription.group;
     let watch = &group.watch;
-    let changes = poller::changed_since(&state.db, since).await?;
+    let changes = reads::changed_since(&state.db, since).await?;
     if changes.len() > MAX_REPLAYED_CHANGES {
         return Ok(Phase::CatchUp(Box::new(
             catch_up(state, watch, since).await?,
@@ -444,7 +390,7 @@ async fn resume(
             if changes.is_empty() {
                 Ok(Vec::new())
             } else {
-                poller::read_group(state, watch, &changes).await
+                reads::read_group(state, watch, &changes).await
             }
         },
         held_rooms(state, watch, id.origin, since),
@@ -454,73 +400,9 @@ async fn resume(
         members.add(key);
     }
     // Any room created by the position may have been sent before the reconnect.
-    let mut events = poller::with_removals(matched, &changes, &mut members);
+    let mut events = reads::with_removals(matched, &changes, &mut members);
     for event in &mut events {
         event.held |= event.created_at.is_none_or(|at| at <= id.updated_at);
     }
     Ok(Phase::Replay(events))
-}
-
-/// The keys of the rooms of `watch` changed in `[from, to)`: those a stream that began at `from`
-/// and is at `to` has been sent and holds.
-async fn held_rooms(
-    state: &WorkerState,
-    watch: &Watch,
-    from: i64,
-    to: i64,
-) -> Result<Vec<Box<[u8]>>, ApiError> {
-    if from >= to {
-        return Ok(Vec::new());
-    }
-    let filter = doc! {"$and": [
-        watch.filter.clone(),
-        {"_updatedAt": {"$gte": DateTime::from_millis(from), "$lt": DateTime::from_millis(to)}},
-    ]};
-    let db = &state.db;
-    let find = db
-        .rooms()
-        .find(filter)
-        .projection(doc! {"_id": 1})
-        .max_time(db.query_timeout());
-    let read =
-        async { futures::TryStreamExt::try_collect::<Vec<RawDocumentBuf>>(find.await?).await };
-    let docs = db.call("live.held", read).await.map_err(DbError::Listing)?;
-    Ok(docs
-        .iter()
-        .filter_map(|d| d.get("_id").ok().flatten().and_then(id_json))
-        .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rooms::scope::Scope;
-
-    fn watch(query: &str) -> Watch {
-        watch_of(&Listing {
-            query: RoomsQuery::from_query_string(query).unwrap(),
-            agent_ids: None,
-            scope: Scope::All,
-            walk: None,
-        })
-    }
-
-    #[test]
-    fn updated_at_is_read_even_where_fields_leave_it_out() {
-        let w = watch("open=true");
-        assert_eq!(w.projection, None);
-        assert!(!w.strip_updated_at);
-        let w = watch(r#"fields={"fname":1}"#);
-        assert_eq!(w.projection, Some(doc! {"fname": 1, "_updatedAt": 1}));
-        assert!(w.strip_updated_at);
-        let w = watch(r#"fields={"fname":1,"_updatedAt":1}"#);
-        assert_eq!(w.projection, Some(doc! {"fname": 1, "_updatedAt": 1}));
-        assert!(!w.strip_updated_at);
-        let w = watch(r#"fields={"msgs":0,"_updatedAt":0}"#);
-        assert_eq!(w.projection, Some(doc! {"msgs": 0}));
-        assert!(w.strip_updated_at);
-        let w = watch(r#"fields={"msgs":0}"#);
-        assert_eq!(w.projection, Some(doc! {"msgs": 0}));
-        assert!(!w.strip_updated_at);
-    }
 }

@@ -16,7 +16,7 @@ use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, Buf
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
-use crate::live::{close_room, open_room};
+use crate::sse::{close_room, open_room};
 
 const PAGE: &str = "deploy/live-feed/index.html";
 

@@ -23,5 +23,6 @@ mod rendering;
 mod rocketchat_e2e;
 mod rooms_filters;
 mod rooms_pagination;
+mod sse;
 mod tls;
 mod walks;
