@@ -46,6 +46,19 @@ impl Change {
     }
 }
 
+#[cfg(test)]
+impl Change {
+    /// A change of the room with this string id at `at` (tests).
+    pub(crate) fn sample(id: &str, at: i64) -> Change {
+        Change {
+            key: format!(r#"{{"_id":"{id}"}}"#).into_bytes().into(),
+            id: Bson::String(id.into()),
+            updated_at: at,
+            created_at: None,
+        }
+    }
+}
+
 /// `{"_id":<the id as the listing renders it>}`.
 pub fn id_json(id: mongodb::bson::RawBsonRef<'_>) -> Option<Box<[u8]>> {
     let mut doc = RawDocumentBuf::new();

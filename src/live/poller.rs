@@ -125,15 +125,9 @@ async fn serve(state: &WorkerState, hub: &Hub, group: &Group, fresh: &[Change]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mongodb::bson::Bson;
 
     fn change(id: &str, at: i64) -> Change {
-        Change {
-            key: format!(r#"{{"_id":"{id}"}}"#).into_bytes().into(),
-            id: Bson::String(id.into()),
-            updated_at: at,
-            created_at: None,
-        }
+        Change::sample(id, at)
     }
 
     #[test]

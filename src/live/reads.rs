@@ -224,12 +224,7 @@ mod tests {
     use crate::rooms::RoomsQuery;
 
     fn change(id: &str, at: i64) -> Change {
-        Change {
-            key: format!(r#"{{"_id":"{id}"}}"#).into_bytes().into(),
-            id: Bson::String(id.into()),
-            updated_at: at,
-            created_at: None,
-        }
+        Change::sample(id, at)
     }
 
     fn room(id: &str, at: i64) -> (Box<[u8]>, LiveEvent) {
