@@ -9,7 +9,13 @@ use crate::proxy::Answer;
 
 async fn run(args: &[&str], mongo_url: Option<&str>) -> (bool, String, String) {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_livechat-rooms"));
-    command.args(args).env_clear().env("RUST_LOG", "info");
+    // A test server busy with the rest of the suite may take longer than the 500 ms default to
+    // answer the driver's first hello.
+    command
+        .args(args)
+        .env_clear()
+        .env("RUST_LOG", "info")
+        .env("SERVER_SELECTION_TIMEOUT_MS", "15000");
     if let Some(url) = mongo_url {
         command.env("MONGO_URL", url);
     }

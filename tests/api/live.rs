@@ -361,7 +361,7 @@ async fn a_database_outage_does_not_end_streams_and_nothing_is_lost() {
         &[
             ("LIVE_POLL_MS", "100"),
             ("LIVE_HEARTBEAT_MS", "300"),
-            ("QUERY_TIMEOUT_MS", "500"),
+            ("QUERY_TIMEOUT_MS", "2000"),
             ("SERVER_SELECTION_TIMEOUT_MS", "300"),
         ],
     )
