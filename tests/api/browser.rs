@@ -4,7 +4,7 @@
 //! closed, and keeps going after the service restarts. Its screenshot is the test's artefact
 //! (`target/browser/live-feed.png`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -29,14 +29,6 @@ struct Browser {
     session: String,
     next_id: u64,
     _profile: TempDir,
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 impl Browser {
@@ -279,11 +271,7 @@ async fn the_readme_page_follows_the_open_rooms_in_a_real_browser() {
             .await
             .unwrap();
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let service = start_service(&db, port).await;
     let app = TestApp::of_binary(port, &db);
     let open_now = app.get_rooms("open=true&count=0", MANAGER).await.ids();

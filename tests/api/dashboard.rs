@@ -28,14 +28,6 @@ struct Prometheus {
     _dir: TempDir,
 }
 
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 impl Prometheus {
     /// `None` (and says so) where no prometheus is installed, outside CI; CI must run it.
     async fn start(targets: &[&str]) -> Option<Prometheus> {
@@ -57,11 +49,7 @@ impl Prometheus {
             ),
         )
         .unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let process = tokio::process::Command::new(&binary)
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(

@@ -90,3 +90,18 @@ pub fn installed_or_required(binary: &str, to: &str, install: &str) -> bool {
     }
     installed
 }
+
+/// A folder of a program's own (its data, its profile), removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
