@@ -27,12 +27,20 @@ use crate::rooms::cursor;
 use crate::rooms::filter::{self, Listing};
 use crate::rooms::RoomsQuery;
 
+/// The query as a stream watches it: without `updatedSince` (where its catch-up starts, not what
+/// it follows) and `cursor` (a 400 on a stream).
+pub fn watched(query: &RoomsQuery) -> RoomsQuery {
+    RoomsQuery {
+        updated_since: None,
+        cursor: None,
+        ..query.clone()
+    }
+}
+
 /// What binds a stream's event ids to it: the user and the filter the query writes (as a keyset
 /// cursor's, without `updatedSince`, which a reconnecting client may or may not repeat).
 pub fn fingerprint(user_id: &str, query: &RoomsQuery) -> [u8; 16] {
-    let mut own = query.clone();
-    own.updated_since = None;
-    own.cursor = None;
+    let own = watched(query);
     cursor::fingerprint(
         user_id,
         &filter::to_filter(&Listing::unrestricted(own)),

@@ -88,11 +88,8 @@ impl LiveStream {
             Some(values) => Some(state.agent_ids(values).await?.to_vec()),
             None => None,
         };
-        let mut own = query.clone();
-        own.updated_since = None;
-        own.cursor = None;
         let listing = Listing {
-            query: own,
+            query: super::watched(&query),
             agent_ids,
             scope: guard.scope.clone(),
             walk: None,

@@ -15,7 +15,14 @@ const UNAVAILABLE: &str = r#"{"success":false,"error":"The database is unavailab
 /// short query timeout on a test server busy with the rest of the suite (connections, held
 /// values), so it is asked until it answers 200 (20 s at most).
 async fn warm_up(app: &TestApp) {
-    let warm = tokio::time::timeout(Duration::from_secs(20), async {
+    first_200(app, "the listing answers within 20 s")
+        .await
+        .assert_rooms(&["lc-43"], 0, LIVECHAT_ROOMS);
+}
+
+/// `count=1` asked until it answers 200; fails with `expected` after 20 s.
+async fn first_200(app: &TestApp, expected: &str) -> Reply {
+    tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             let reply = app.get_rooms("count=1", MANAGER).await;
             if reply.status == 200 {
@@ -24,8 +31,7 @@ async fn warm_up(app: &TestApp) {
         }
     })
     .await
-    .expect("the listing answers within 20 s");
-    warm.assert_rooms(&["lc-43"], 0, LIVECHAT_ROOMS);
+    .expect(expected)
 }
 
 #[tokio::test]
@@ -78,17 +84,9 @@ async fn a_frozen_server_gets_a_503_within_the_query_timeout_and_its_margin() {
         "{waited:?}"
     );
     database.set(Link::Up);
-    let back = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let reply = app.get_rooms("count=1", MANAGER).await;
-            if reply.status == 200 {
-                break reply;
-            }
-        }
-    })
-    .await
-    .expect("the service answers again once the server does");
-    back.assert_rooms(&["lc-43"], 0, LIVECHAT_ROOMS);
+    first_200(&app, "the service answers again once the server does")
+        .await
+        .assert_rooms(&["lc-43"], 0, LIVECHAT_ROOMS);
 }
 
 #[tokio::test]

@@ -365,15 +365,12 @@ impl TestApp {
     }
 }
 
-/// Sends one request and reads the answer whole.
-async fn send(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: &str,
+/// `request` with these headers and, if any, the credentials' two headers.
+pub fn with_headers(
+    mut request: reqwest::RequestBuilder,
     creds: Creds,
     headers: &[(&str, &str)],
-) -> Reply {
-    let mut request = client.request(method, url);
+) -> reqwest::RequestBuilder {
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -382,7 +379,21 @@ async fn send(
             .header("X-User-Id", user)
             .header("X-Auth-Token", token);
     }
-    let response = request.send().await.expect("the service answers");
+    request
+}
+
+/// Sends one request and reads the answer whole.
+async fn send(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    creds: Creds,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let response = with_headers(client.request(method, url), creds, headers)
+        .send()
+        .await
+        .expect("the service answers");
     let header = |name: &str| {
         response
             .headers()

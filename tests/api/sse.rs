@@ -44,19 +44,14 @@ pub async fn open(
     creds: Creds,
     headers: &[(&str, &str)],
 ) -> Result<Stream, (u16, String)> {
-    let mut request = app
+    let request = app
         .client
         .get(format!("{}{ROOMS}?{query}", app.address))
         .header("Accept", "text/event-stream");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    if let Some((user, token)) = creds {
-        request = request
-            .header("X-User-Id", user)
-            .header("X-Auth-Token", token);
-    }
-    let response = request.send().await.expect("the service answers");
+    let response = with_headers(request, creds, headers)
+        .send()
+        .await
+        .expect("the service answers");
     if response.status() != 200 {
         let status = response.status().as_u16();
         return Err((status, response.text().await.unwrap()));
