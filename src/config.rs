@@ -11,6 +11,8 @@ const DEFAULT_QUERY_TIMEOUT_MS: u64 = 10_000;
 const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 20;
 const DEFAULT_SERVER_SELECTION_TIMEOUT_MS: u64 = 500;
 const DEFAULT_MAX_IN_FLIGHT: u64 = 64;
+const DEFAULT_HTTP_WORKERS: u64 = 1;
+const MAX_HTTP_WORKERS: u64 = 256;
 /// The most a semaphore can count (tokio's `Semaphore::MAX_PERMITS`, `usize::MAX >> 3`), on any
 /// target this builds for.
 const MAX_PERMITS: u64 = (u32::MAX >> 3) as u64;
@@ -48,6 +50,9 @@ pub struct Config {
     /// `MAX_IN_FLIGHT`: listing requests working against the database at once; more get a 503 at
     /// once (default 64).
     pub max_in_flight: usize,
+    /// `HTTP_WORKERS`: threads serving HTTP, each with its own MongoDB client (default 1: a
+    /// listing waits on MongoDB, and one thread costs the least CPU per request).
+    pub http_workers: usize,
     /// `CACHE_MAX_AGE_MS`: how old the permissions and department names held in memory may be
     /// (default and most 10000, the contract's bound).
     pub cache_max_age: Duration,
@@ -103,6 +108,7 @@ impl std::fmt::Debug for Config {
             .field("shutdown_delay", &self.shutdown_delay)
             .field("server_selection_timeout", &self.server_selection_timeout)
             .field("max_in_flight", &self.max_in_flight)
+            .field("http_workers", &self.http_workers)
             .field("cache_max_age", &self.cache_max_age)
             .field("forwarded_count", &self.forwarded_count)
             .field("unit_restrictions", &self.unit_restrictions)
@@ -205,6 +211,12 @@ impl Config {
             |&n| n > 0 && n <= MAX_PERMITS,
             "must be a positive whole number",
         )?;
+        let http_workers = parsed(
+            "HTTP_WORKERS",
+            DEFAULT_HTTP_WORKERS,
+            |&n| (1..=MAX_HTTP_WORKERS).contains(&n),
+            "must be a whole number from 1 to 256",
+        )?;
         let cache_ms = parsed(
             "CACHE_MAX_AGE_MS",
             MAX_CACHE_MAX_AGE_MS,
@@ -253,6 +265,7 @@ impl Config {
             shutdown_delay: Duration::from_secs(delay_secs),
             server_selection_timeout: Duration::from_millis(selection_ms),
             max_in_flight: max_in_flight as usize,
+            http_workers: http_workers as usize,
             cache_max_age: Duration::from_millis(cache_ms),
             forwarded_count: forwarded_count as usize,
             unit_restrictions,
@@ -283,6 +296,7 @@ mod tests {
         assert_eq!(s.shutdown_timeout, Duration::from_secs(20));
         assert_eq!(s.server_selection_timeout, Duration::from_millis(500));
         assert_eq!(s.max_in_flight, 64);
+        assert_eq!(s.http_workers, 1);
         assert_eq!(s.cache_max_age, Duration::from_secs(10));
         assert_eq!(s.forwarded_count, 0);
         assert!(s.unit_restrictions);
@@ -330,6 +344,8 @@ mod tests {
             ("SHUTDOWN_TIMEOUT_SECS", "-1"),
             ("SERVER_SELECTION_TIMEOUT_MS", "0"),
             ("MAX_IN_FLIGHT", "0"),
+            ("HTTP_WORKERS", "0"),
+            ("HTTP_WORKERS", "257"),
             ("CACHE_MAX_AGE_MS", "10001"),
             ("HTTP_FORWARDED_COUNT", "-1"),
             ("OMNICHANNEL_UNIT_RESTRICTIONS", "on"),

@@ -30,11 +30,7 @@ const HIGH: u64 = 0x8080_8080_8080_8080;
 /// Whether any of these 8 bytes needs a look: below U+0020, `"`, `\\`, or not ASCII. A true
 /// answer may be a false alarm (the bytes are then looked at one by one); a false one never is.
 fn needs_a_look(word: u64) -> bool {
-    let below_space = word.wrapping_sub(ONES * 0x20);
-    let quote = word ^ (ONES * u64::from(b'"'));
-    let backslash = word ^ (ONES * u64::from(b'\\'));
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
-    ((below_space & !word) | zero_byte(quote) | zero_byte(backslash) | word) & HIGH != 0
+    look_bits(word) != 0
 }
 
 /// Writes `bytes` as a JSON string; true when a byte is not ASCII. Most strings (keys, ids, names)
@@ -59,6 +55,33 @@ fn escape_into(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
         return false;
     }
     escape_slowly(out, bytes)
+}
+
+/// How many of the first bytes stand in a JSON string as they are (ASCII, not below U+0020, not
+/// `"` or `\\`): 8 at a time, the first byte that needs a look found by its bit (a borrow in
+/// [`look_bits`] only reaches the bytes after a byte that needs one).
+#[inline]
+pub fn plain_len(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let bits = look_bits(word(chunk));
+        if bits != 0 {
+            return i + (bits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    let bits = look_bits(packed(&bytes[i..]));
+    // No bit: the padding's letters need no look either.
+    (i + (bits.trailing_zeros() / 8) as usize).min(bytes.len())
+}
+
+/// The high bit of each of these 8 bytes that may need a look; the lowest one set is exact.
+fn look_bits(word: u64) -> u64 {
+    let below_space = word.wrapping_sub(ONES * 0x20);
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x;
+    ((below_space & !word) | zero_byte(quote) | zero_byte(backslash) | word) & HIGH
 }
 
 /// Up to 8 bytes as one little-endian word, the missing ones an ASCII letter (which needs no look).
@@ -132,7 +155,12 @@ pub fn integer(out: &mut Vec<u8>, n: i64) {
 
 /// A double as JavaScript prints it (`Number.prototype.toString`), `null` when not finite.
 pub fn number(out: &mut Vec<u8>, n: f64) {
-    if n.is_finite() {
+    // A whole number that a JavaScript number holds exactly prints as that integer (-0 as 0): no
+    // shortest-digits search for counts and seconds.
+    let whole = n as i64;
+    if whole as f64 == n && n.abs() <= MAX_SAFE_INTEGER {
+        integer(out, whole);
+    } else if n.is_finite() {
         let mut buf = ryu_js::Buffer::new();
         out.extend_from_slice(buf.format_finite(n).as_bytes());
     } else {
@@ -265,6 +293,42 @@ pub fn parse_int_of(n: f64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn plain_len_stops_at_the_first_byte_that_needs_a_look() {
+        // Every byte value at every position of strings around the 8-byte words.
+        let plain = |b: u8| (0x20..0x80).contains(&b) && b != b'"' && b != b'\\';
+        for len in 0..20 {
+            for at in 0..len {
+                for byte in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = byte;
+                    let expected = bytes.iter().position(|&b| !plain(b)).unwrap_or(len);
+                    assert_eq!(super::plain_len(&bytes), expected, "{bytes:?}");
+                }
+            }
+            assert_eq!(super::plain_len(&vec![b'x'; len]), len);
+        }
+    }
+
+    #[test]
+    fn whole_doubles_print_as_integers_and_others_as_javascript_does() {
+        let text = |n: f64| {
+            let mut out = Vec::new();
+            super::number(&mut out, n);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(3.0), "3");
+        assert_eq!(text(-0.0), "0");
+        assert_eq!(text(-42.0), "-42");
+        assert_eq!(text(9_007_199_254_740_991.0), "9007199254740991");
+        assert_eq!(text(9_007_199_254_740_992.0), "9007199254740992");
+        assert_eq!(text(1e21), "1e+21");
+        assert_eq!(text(1e20), "100000000000000000000");
+        assert_eq!(text(2.5), "2.5");
+        assert_eq!(text(f64::NAN), "null");
+        assert_eq!(text(f64::INFINITY), "null");
+    }
 
     #[test]
     fn strings_escape_as_json_stringify_whatever_the_position_of_the_byte() {

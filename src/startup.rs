@@ -73,7 +73,8 @@ impl Application {
         let mut builder = actix_server::Server::build()
             // SIGTERM and SIGINT stop accepting and let requests in flight finish within this
             // bound.
-            .shutdown_timeout(config.shutdown_timeout.as_secs());
+            .shutdown_timeout(config.shutdown_timeout.as_secs())
+            .workers(config.http_workers);
         if !config.shutdown_delay.is_zero() {
             // The signals are `drain_on_signal`'s: it stops the server after the delay.
             builder = builder.disable_signals();

@@ -45,14 +45,28 @@ pub(super) struct Elements<'a> {
     rest: &'a [u8],
 }
 
+/// The elements' bytes of a whole document (from its length prefix to its terminating NUL):
+/// what lies between the two, once the length is checked.
+pub(super) fn body(bytes: &[u8]) -> Result<&[u8], Malformed> {
+    let len = read_len(bytes)?;
+    match bytes.get(..len) {
+        Some([_, _, _, _, rest @ .., 0]) if len == bytes.len() => Ok(rest),
+        _ => Err(Malformed("document length")),
+    }
+}
+
+/// A value of type `kind` at the start of `bytes` (what follows its element's key), read as a
+/// [`Value`], and what follows it.
+pub(super) fn value(kind: u8, bytes: &[u8]) -> Result<(Value<'_>, &[u8]), Malformed> {
+    let mut reader = Reader(bytes);
+    let value = reader.value(kind)?;
+    Ok((value, reader.0))
+}
+
 impl<'a> Elements<'a> {
     /// `bytes`: a whole document, from its length prefix to its terminating NUL.
     pub(super) fn of(bytes: &'a [u8]) -> Result<Self, Malformed> {
-        let len = read_len(bytes)?;
-        match bytes.get(..len) {
-            Some([_, _, _, _, rest @ .., 0]) if len == bytes.len() => Ok(Elements { rest }),
-            _ => Err(Malformed("document length")),
-        }
+        Ok(Elements { rest: body(bytes)? })
     }
 
     /// A key (its bytes, not yet checked as UTF-8, as [`Value::Str`]) and its value.
@@ -206,7 +220,7 @@ fn read_len(bytes: &[u8]) -> Result<usize, Malformed> {
 }
 
 /// A NUL-terminated string's bytes (UTF-8 unchecked) and what follows it.
-fn cstring(bytes: &[u8]) -> Result<(&[u8], &[u8]), Malformed> {
+pub(super) fn cstring(bytes: &[u8]) -> Result<(&[u8], &[u8]), Malformed> {
     let end = bytes
         .iter()
         .position(|&b| b == 0)

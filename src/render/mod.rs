@@ -57,46 +57,43 @@ pub fn room<'d>(
         out.push(b',');
     }
     let bytes = room.as_bytes();
+    let mut rest = bson::body(bytes)?;
+    // JSON is about as long as the BSON it comes from; one reservation for most rooms.
+    out.reserve(bytes.len() + bytes.len() / 2);
     out.push(b'{');
     let mut first = true;
     let mut department_id = None;
     let mut attached = false;
-    for element in Elements::of(bytes)? {
-        let (key, value) = element?;
-        let value = match value {
-            Value::Str(id) if key == DEPARTMENT_ID => {
-                department_id = Some(utf8(id, "string UTF-8")?);
-                value
-            }
+    while let Some((&kind, after)) = rest.split_first() {
+        let (key, value) = element_key(after)?;
+        if kind == STRING && key.as_bytes() == DEPARTMENT_ID {
+            let (id, _) = string_value(value)?;
+            department_id = Some(utf8(id, "string UTF-8")?);
+        } else if key.as_bytes() == DEPARTMENT {
             // A stored `department` before `departmentId` (rare): look the id up ahead.
-            _ if key == DEPARTMENT => {
-                let id = match department_id {
-                    Some(id) => Some(id),
-                    None => find_department_id(bytes)?,
-                };
-                match id.filter(|id| !id.is_empty()).and_then(&department_of) {
-                    Some(department) => {
-                        attached = true;
-                        Value::Document(department.as_bytes())
-                    }
-                    None => value,
-                }
+            let id = match department_id {
+                Some(id) => Some(id),
+                None => find_department_id(bytes)?,
+            };
+            if let Some(department) = id.filter(|id| !id.is_empty()).and_then(&department_of) {
+                attached = true;
+                separator(out, &mut first);
+                write_key(out, key)?;
+                object(out, department.as_bytes())?;
+                rest = bson::value(kind, value)?.1;
+                continue;
             }
-            _ => value,
-        };
-        member(out, &mut first, key, value)?;
+        }
+        rest = member(out, &mut first, kind, key, value)?;
     }
     if !attached {
         if let Some(department) = department_id
             .filter(|id| !id.is_empty())
             .and_then(department_of)
         {
-            member(
-                out,
-                &mut first,
-                DEPARTMENT,
-                Value::Document(department.as_bytes()),
-            )?;
+            separator(out, &mut first);
+            out.extend_from_slice(b"\"department\":");
+            object(out, department.as_bytes())?;
         }
     }
     out.push(b'}');
@@ -171,49 +168,223 @@ pub fn document(out: &mut Vec<u8>, doc: &RawDocument) -> Result<(), Malformed> {
 }
 
 fn object(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), Malformed> {
+    let mut rest = bson::body(bytes)?;
     out.push(b'{');
     let mut first = true;
-    for element in Elements::of(bytes)? {
-        let (key, value) = element?;
-        member(out, &mut first, key, value)?;
+    while let Some((&kind, after)) = rest.split_first() {
+        let (key, value) = element_key(after)?;
+        rest = member(out, &mut first, kind, key, value)?;
     }
     out.push(b'}');
     Ok(())
 }
 
-/// `"key":value` (after a comma unless it is the first); nothing for `undefined`.
-fn member(
-    out: &mut Vec<u8>,
-    first: &mut bool,
-    key: &[u8],
-    value: Value<'_>,
-) -> Result<(), Malformed> {
-    if matches!(value, Value::Undefined) {
-        return Ok(());
+/// The BSON type bytes the renderer writes without going through [`Value`].
+const DOUBLE: u8 = 0x01;
+const STRING: u8 = 0x02;
+const DOCUMENT: u8 = 0x03;
+const ARRAY: u8 = 0x04;
+const UNDEFINED: u8 = 0x06;
+const OBJECT_ID: u8 = 0x07;
+const BOOLEAN: u8 = 0x08;
+const DATE: u8 = 0x09;
+const NULL: u8 = 0x0A;
+const INT32: u8 = 0x10;
+const INT64: u8 = 0x12;
+
+/// An element's key, read from the bytes after its type, and what follows the key (its value).
+/// The key is returned as it will be written: [`Key::Plain`] when no byte needs escaping (found
+/// in the same scan as its end).
+#[inline(always)]
+fn element_key(after: &[u8]) -> Result<(Key<'_>, &[u8]), Malformed> {
+    let plain = crate::js::plain_len(after);
+    match after.split_at_checked(plain) {
+        Some((key, [0, value @ ..])) => Ok((Key::Plain(key), value)),
+        _ => {
+            let (key, value) = bson::cstring(after)?;
+            Ok((Key::Escaped(key), value))
+        }
     }
+}
+
+/// A key's bytes, known to need no escape or not (UTF-8 unchecked).
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    Plain(&'a [u8]),
+    Escaped(&'a [u8]),
+}
+
+impl<'a> Key<'a> {
+    fn as_bytes(self) -> &'a [u8] {
+        match self {
+            Key::Plain(key) | Key::Escaped(key) => key,
+        }
+    }
+}
+
+#[inline(always)]
+fn separator(out: &mut Vec<u8>, first: &mut bool) {
     if !*first {
         out.push(b',');
     }
     *first = false;
-    utf8_string(out, key).map_err(|_| Malformed("key UTF-8"))?;
+}
+
+/// `"key":`.
+#[inline(always)]
+fn write_key(out: &mut Vec<u8>, key: Key<'_>) -> Result<(), Malformed> {
+    match key {
+        Key::Plain(key) => plain_string(out, key),
+        Key::Escaped(key) => utf8_string(out, key).map_err(|_| Malformed("key UTF-8"))?,
+    }
     out.push(b':');
-    write_value(out, value)
+    Ok(())
+}
+
+/// `"text"`, for text that needs no escape.
+#[inline(always)]
+fn plain_string(out: &mut Vec<u8>, text: &[u8]) {
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text);
+    out.push(b'"');
+}
+
+/// `"key":value` (after a comma unless it is the first); nothing for `undefined`. Returns what
+/// follows the value.
+#[inline(always)]
+fn member<'a>(
+    out: &mut Vec<u8>,
+    first: &mut bool,
+    kind: u8,
+    key: Key<'_>,
+    value: &'a [u8],
+) -> Result<&'a [u8], Malformed> {
+    if kind == UNDEFINED {
+        return Ok(value);
+    }
+    separator(out, first);
+    write_key(out, key)?;
+    element_value(out, kind, value)
 }
 
 fn array(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), Malformed> {
+    let mut rest = bson::body(bytes)?;
     out.push(b'[');
-    for (i, element) in Elements::of(bytes)?.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
+    let mut first = true;
+    while let Some((&kind, after)) = rest.split_first() {
         // Array keys ("0", "1", ...) are positions; js-bson reads the values in order.
-        match element?.1 {
-            Value::Undefined => out.extend_from_slice(b"null"),
-            item => write_value(out, item)?,
-        }
+        let (_, value) = bson::cstring(after)?;
+        separator(out, &mut first);
+        rest = if kind == UNDEFINED {
+            out.extend_from_slice(b"null");
+            value
+        } else {
+            element_value(out, kind, value)?
+        };
     }
     out.push(b']');
     Ok(())
+}
+
+/// A string value's bytes (without its NUL, UTF-8 unchecked) and what follows it.
+#[inline]
+fn string_value(bytes: &[u8]) -> Result<(&[u8], &[u8]), Malformed> {
+    let (len, rest) = bytes.split_first_chunk::<4>().ok_or(Malformed("length"))?;
+    let len = usize::try_from(i32::from_le_bytes(*len)).map_err(|_| Malformed("string length"))?;
+    match rest.split_at_checked(len).ok_or(Malformed("length"))? {
+        ([text @ .., 0], after) => Ok((text, after)),
+        _ => Err(Malformed("string terminator")),
+    }
+}
+
+/// A document's or array's bytes (length prefix to NUL, checked when rendered) and what follows.
+#[inline]
+fn document_value(bytes: &[u8]) -> Result<(&[u8], &[u8]), Malformed> {
+    let len = bytes.first_chunk::<4>().ok_or(Malformed("length"))?;
+    let len = usize::try_from(i32::from_le_bytes(*len))
+        .ok()
+        .filter(|&len| len >= 5)
+        .ok_or(Malformed("document length"))?;
+    bytes.split_at_checked(len).ok_or(Malformed("length"))
+}
+
+/// The value of type `kind` at the start of `bytes`, written; returns what follows it. The types
+/// rooms hold are written here, the others through [`Value`] and [`write_value`].
+fn element_value<'a>(out: &mut Vec<u8>, kind: u8, bytes: &'a [u8]) -> Result<&'a [u8], Malformed> {
+    let fixed = |n: usize| bytes.split_at_checked(n).ok_or(Malformed("length"));
+    Ok(match kind {
+        STRING => {
+            let (text, rest) = string_value(bytes)?;
+            if crate::js::plain_len(text) == text.len() {
+                plain_string(out, text);
+            } else {
+                utf8_string(out, text).map_err(|_| Malformed("string UTF-8"))?;
+            }
+            rest
+        }
+        DOCUMENT | ARRAY => {
+            let (doc, rest) = document_value(bytes)?;
+            if kind == DOCUMENT {
+                object(out, doc)?;
+            } else {
+                array(out, doc)?;
+            }
+            rest
+        }
+        DATE => {
+            let (millis, rest) = fixed(8)?;
+            crate::jsdate::write_json(
+                out,
+                i64::from_le_bytes(millis.try_into().unwrap_or_default()),
+            );
+            rest
+        }
+        INT32 => {
+            let (n, rest) = fixed(4)?;
+            integer(
+                out,
+                i64::from(i32::from_le_bytes(n.try_into().unwrap_or_default())),
+            );
+            rest
+        }
+        INT64 => {
+            let (n, rest) = fixed(8)?;
+            integer(out, i64::from_le_bytes(n.try_into().unwrap_or_default()));
+            rest
+        }
+        DOUBLE => {
+            let (n, rest) = fixed(8)?;
+            number(out, f64::from_le_bytes(n.try_into().unwrap_or_default()));
+            rest
+        }
+        BOOLEAN => match bytes.split_first() {
+            Some((0, rest)) => {
+                out.extend_from_slice(b"false");
+                rest
+            }
+            Some((1, rest)) => {
+                out.extend_from_slice(b"true");
+                rest
+            }
+            Some(_) => return Err(Malformed("boolean")),
+            None => return Err(Malformed("length")),
+        },
+        NULL => {
+            out.extend_from_slice(b"null");
+            bytes
+        }
+        OBJECT_ID => {
+            let (oid, rest) = bytes.split_first_chunk::<12>().ok_or(Malformed("length"))?;
+            hex_string(out, oid);
+            rest
+        }
+        _ => {
+            let (value, rest) = bson::value(kind, bytes)?;
+            write_value(out, value)?;
+            rest
+        }
+    })
 }
 
 fn write_value(out: &mut Vec<u8>, value: Value<'_>) -> Result<(), Malformed> {
@@ -286,11 +457,12 @@ fn write_value(out: &mut Vec<u8>, value: Value<'_>) -> Result<(), Malformed> {
 
 fn hex_string(out: &mut Vec<u8>, bytes: &[u8; 12]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    for byte in bytes {
-        out.extend_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
+    let mut text = [b'"'; 26];
+    for (pair, byte) in text[1..25].chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 15)];
     }
-    out.push(b'"');
+    out.extend_from_slice(&text);
 }
 
 #[cfg(test)]
