@@ -63,6 +63,24 @@ pub(super) fn value(kind: u8, bytes: &[u8]) -> Result<(Value<'_>, &[u8]), Malfor
     Ok((value, reader.0))
 }
 
+/// A string value at the start of `bytes`: its bytes without the NUL (UTF-8 unchecked), and what
+/// follows it.
+#[inline]
+pub(super) fn string_bytes(bytes: &[u8]) -> Result<(&[u8], &[u8]), Malformed> {
+    let mut reader = Reader(bytes);
+    let text = reader.string_bytes()?;
+    Ok((text, reader.0))
+}
+
+/// A document or array at the start of `bytes`: its bytes, length prefix to NUL (checked when it
+/// is rendered), and what follows it.
+#[inline]
+pub(super) fn document_bytes(bytes: &[u8]) -> Result<(&[u8], &[u8]), Malformed> {
+    let mut reader = Reader(bytes);
+    let document = reader.document()?;
+    Ok((document, reader.0))
+}
+
 impl<'a> Elements<'a> {
     /// `bytes`: a whole document, from its length prefix to its terminating NUL.
     pub(super) fn of(bytes: &'a [u8]) -> Result<Self, Malformed> {

@@ -134,35 +134,13 @@ fn array(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), Malformed> {
     Ok(())
 }
 
-/// A string value's bytes (without its NUL, UTF-8 unchecked) and what follows it.
-#[inline]
-pub(super) fn string_value(bytes: &[u8]) -> Result<(&[u8], &[u8]), Malformed> {
-    let (len, rest) = bytes.split_first_chunk::<4>().ok_or(Malformed("length"))?;
-    let len = usize::try_from(i32::from_le_bytes(*len)).map_err(|_| Malformed("string length"))?;
-    match rest.split_at_checked(len).ok_or(Malformed("length"))? {
-        ([text @ .., 0], after) => Ok((text, after)),
-        _ => Err(Malformed("string terminator")),
-    }
-}
-
-/// A document's or array's bytes (length prefix to NUL, checked when rendered) and what follows.
-#[inline]
-fn document_value(bytes: &[u8]) -> Result<(&[u8], &[u8]), Malformed> {
-    let len = bytes.first_chunk::<4>().ok_or(Malformed("length"))?;
-    let len = usize::try_from(i32::from_le_bytes(*len))
-        .ok()
-        .filter(|&len| len >= 5)
-        .ok_or(Malformed("document length"))?;
-    bytes.split_at_checked(len).ok_or(Malformed("length"))
-}
-
 /// The value of type `kind` at the start of `bytes`, written; returns what follows it. The types
 /// rooms hold are written here, the others through [`Value`] and [`write_value`].
 fn element_value<'a>(out: &mut Vec<u8>, kind: u8, bytes: &'a [u8]) -> Result<&'a [u8], Malformed> {
     let fixed = |n: usize| bytes.split_at_checked(n).ok_or(Malformed("length"));
     Ok(match kind {
         STRING => {
-            let (text, rest) = string_value(bytes)?;
+            let (text, rest) = bson::string_bytes(bytes)?;
             if crate::js::plain_len(text) == text.len() {
                 plain_string(out, text);
             } else {
@@ -171,7 +149,7 @@ fn element_value<'a>(out: &mut Vec<u8>, kind: u8, bytes: &'a [u8]) -> Result<&'a
             rest
         }
         DOCUMENT | ARRAY => {
-            let (doc, rest) = document_value(bytes)?;
+            let (doc, rest) = bson::document_bytes(bytes)?;
             if kind == DOCUMENT {
                 object(out, doc)?;
             } else {

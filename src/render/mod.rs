@@ -33,7 +33,7 @@ mod json;
 pub use bson::Malformed;
 use bson::{Elements, Value};
 pub use json::document;
-use json::{element_key, member, object, separator, string_value, write_key, STRING};
+use json::{element_key, member, object, separator, write_key, STRING};
 
 /// The key a room's department is attached under.
 const DEPARTMENT: &[u8] = b"department";
@@ -68,7 +68,7 @@ pub fn room<'d>(
     while let Some((&kind, after)) = rest.split_first() {
         let (key, value) = element_key(after)?;
         if kind == STRING && key.as_bytes() == DEPARTMENT_ID {
-            let (id, _) = string_value(value)?;
+            let (id, _) = bson::string_bytes(value)?;
             department_id = Some(utf8(id, "string UTF-8")?);
         } else if key.as_bytes() == DEPARTMENT {
             // A stored `department` before `departmentId` (rare): look the id up ahead.
