@@ -137,7 +137,6 @@ fn array(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), Malformed> {
 /// The value of type `kind` at the start of `bytes`, written; returns what follows it. The types
 /// rooms hold are written here, the others through [`Value`] and [`write_value`].
 fn element_value<'a>(out: &mut Vec<u8>, kind: u8, bytes: &'a [u8]) -> Result<&'a [u8], Malformed> {
-    let fixed = |n: usize| bytes.split_at_checked(n).ok_or(Malformed("length"));
     Ok(match kind {
         STRING => {
             let (text, rest) = bson::string_bytes(bytes)?;
@@ -158,29 +157,23 @@ fn element_value<'a>(out: &mut Vec<u8>, kind: u8, bytes: &'a [u8]) -> Result<&'a
             rest
         }
         DATE => {
-            let (millis, rest) = fixed(8)?;
-            crate::jsdate::write_json(
-                out,
-                i64::from_le_bytes(millis.try_into().unwrap_or_default()),
-            );
+            let (millis, rest) = bytes.split_first_chunk().ok_or(Malformed("length"))?;
+            crate::jsdate::write_json(out, i64::from_le_bytes(*millis));
             rest
         }
         INT32 => {
-            let (n, rest) = fixed(4)?;
-            integer(
-                out,
-                i64::from(i32::from_le_bytes(n.try_into().unwrap_or_default())),
-            );
+            let (n, rest) = bytes.split_first_chunk().ok_or(Malformed("length"))?;
+            integer(out, i64::from(i32::from_le_bytes(*n)));
             rest
         }
         INT64 => {
-            let (n, rest) = fixed(8)?;
-            integer(out, i64::from_le_bytes(n.try_into().unwrap_or_default()));
+            let (n, rest) = bytes.split_first_chunk().ok_or(Malformed("length"))?;
+            integer(out, i64::from_le_bytes(*n));
             rest
         }
         DOUBLE => {
-            let (n, rest) = fixed(8)?;
-            number(out, f64::from_le_bytes(n.try_into().unwrap_or_default()));
+            let (n, rest) = bytes.split_first_chunk().ok_or(Malformed("length"))?;
+            number(out, f64::from_le_bytes(*n));
             rest
         }
         BOOLEAN => match bytes.split_first() {
