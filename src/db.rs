@@ -7,7 +7,7 @@ use std::future::{Future, IntoFuture as _};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::TryStreamExt as _;
+use futures::{FutureExt as _, TryStreamExt as _};
 use mongodb::bson::{doc, rawdoc, Bson, Document, RawDocumentBuf};
 use mongodb::options::{ReadPreference, SelectionCriteria};
 use mongodb::{Collection, Database};
@@ -235,15 +235,16 @@ impl Db {
     /// Runs `work` (database calls and what lies between them) within the query timeout and its
     /// margin; past it the work is dropped (its connections are closed, not reused) and the
     /// answer is [`DbError::Deadline`].
-    pub async fn deadline<T, E: From<DbError>>(
+    ///
+    /// Not an `async fn`: that would hold `work` twice, as its argument and inside the timeout it
+    /// awaits, and the caller's future with it.
+    pub fn deadline<T, E: From<DbError>>(
         &self,
         work: impl Future<Output = Result<T, E>>,
-    ) -> Result<T, E> {
+    ) -> impl Future<Output = Result<T, E>> {
         let limit = self.query_timeout() + DEADLINE_MARGIN;
-        match actix_web::rt::time::timeout(limit, work).await {
-            Ok(result) => result,
-            Err(_) => Err(DbError::Deadline(limit).into()),
-        }
+        actix_web::rt::time::timeout(limit, work)
+            .map(move |outcome| outcome.unwrap_or_else(|_| Err(DbError::Deadline(limit).into())))
     }
 
     /// `find` with a projection and `maxTimeMS`, every document collected, timed as `operation`.

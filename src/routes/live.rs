@@ -27,29 +27,28 @@ pub async fn answer(
     state: &web::Data<WorkerState>,
     verdict: &mut Option<Verdict>,
 ) -> Result<HttpResponse, ApiError> {
-    let stream = state
-        .db
-        .deadline(async {
-            let guard = Box::pin(Guard::check(req, state, ROOMS_PATH, verdict)).await?;
-            let query = RoomsQuery::from_query_string(req.query_string())?;
-            if query.cursor.is_some() {
-                return Err(ParamError::CursorNeedsJson.into());
-            }
-            let fingerprint = crate::live::fingerprint(&guard.user.id, &query);
-            let start = match last_event_id(req) {
-                Some(text) => Start::Resume(
-                    EventId::decode(&text, &state.process.cursor_key, &fingerprint)
-                        .ok_or(ParamError::InvalidLastEventId)?,
-                ),
-                None => query.updated_since.map_or(Start::Now, Start::Since),
-            };
-            may_list(&guard.user, &guard.grants, &query)?;
-            let credentials = Credentials::from_request(req)?;
-            let open =
-                LiveStream::open(state.clone(), guard, credentials, query, start, fingerprint);
-            Box::pin(open).await
-        })
-        .await?;
+    // Each boxed step in a statement of its own (see `livechat_rooms::answer`).
+    let work = state.db.deadline(async {
+        let check = Box::pin(Guard::check(req, state, ROOMS_PATH, verdict));
+        let guard = check.await?;
+        let query = RoomsQuery::from_query_string(req.query_string())?;
+        if query.cursor.is_some() {
+            return Err(ParamError::CursorNeedsJson.into());
+        }
+        let fingerprint = crate::live::fingerprint(&guard.user.id, &query);
+        let start = match last_event_id(req) {
+            Some(text) => Start::Resume(
+                EventId::decode(&text, &state.process.cursor_key, &fingerprint)
+                    .ok_or(ParamError::InvalidLastEventId)?,
+            ),
+            None => query.updated_since.map_or(Start::Now, Start::Since),
+        };
+        may_list(&guard.user, &guard.grants, &query)?;
+        let credentials = Credentials::from_request(req)?;
+        let open = LiveStream::open(state.clone(), guard, credentials, query, start, fingerprint);
+        Box::pin(open).await
+    });
+    let stream = work.await?;
     let body = futures::stream::unfold(stream, |mut stream| async move {
         let piece = stream.next_piece().await?;
         Some((Ok::<_, Infallible>(piece), stream))
