@@ -12,9 +12,11 @@
 //! 2. `cache`, `error`, `live::hub`, `rooms::values`
 //! 1. `api_settings`, `db`, `live::event`, `logging`, `rate_limit`, `render`, `rooms::sort_plan`,
 //!    `rooms::typing`
-//! 0. `config`, `conn_limits`, `cors`, `fixtures`, `js`, `jsdate`, `metrics`, `openapi`,
+//! 0. `access_log`, `config`, `conn_limits`, `cors`, `fixtures`, `js`, `jsdate`, `metrics`, `openapi`,
 //!    `response`, `rooms::indexes`, `rooms::params`, `rooms::scope`
 
+/// The access log: a line per answer, as actix-web's `Logger` wrote it.
+pub mod access_log;
 /// Rocket.Chat's `API_*` settings this route obeys (pagination, rate limiter).
 pub mod api_settings;
 /// Authentication by Rocket.Chat's headers and the listing's permission rule.

@@ -13,10 +13,11 @@ use actix_web::dev::{
 };
 use actix_web::http::header;
 use actix_web::rt::net::TcpStream;
-use actix_web::{middleware, web, App};
+use actix_web::{web, App};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Database};
 
+use crate::access_log;
 use crate::config::{Config, ConfigError};
 use crate::conn_limits::BoundedLines;
 use crate::db::{Db, DbShared};
@@ -235,16 +236,11 @@ fn app(
                     BodySize::Sized(n) => Some(n),
                     BodySize::None | BodySize::Stream => None,
                 };
+                let started = timer.started();
                 timer.finish(response.status().as_u16(), size);
-                Ok(response)
+                Ok(access_log::attach(response, started))
             }
         })
-        // Method, path without the query string (long, personal), status, duration; the headers,
-        // and so the token, are never logged.
-        .wrap(
-            middleware::Logger::new(r#"%a "%{r}xi" %s %b %Dms"#)
-                .custom_request_replace("r", |req| format!("{} {}", req.method(), req.path())),
-        )
         .app_data(web::Data::new(state))
         .configure(routes::configure)
 }

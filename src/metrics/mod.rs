@@ -349,6 +349,11 @@ pub struct HttpTimer {
 }
 
 impl HttpTimer {
+    /// When the request started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
     /// The answer is ready: `size` is its length where it is known (a streamed body has none).
     pub fn finish(mut self, status: u16, size: Option<u64>) {
         let m = &self.metrics;

@@ -163,6 +163,58 @@ async fn a_listing_of_several_cursor_batches_is_streamed_whole() {
     assert!(text.starts_with(r#"{"rooms":[{"_id":"bulk-00000","t":"l","fname":"Bulk 0","#));
 }
 
+#[tokio::test]
+async fn the_access_log_has_a_line_per_answer_with_the_bytes_sent_streamed_or_not() {
+    let loaded = spawn_app().await;
+    insert_rooms(&loaded, 1_200, 10).await;
+    let database = FlakyDatabase::start(Link::Up, loaded.db.name()).await;
+    let (_child, port, log) = start_binary_logged(&[("MONGO_URL", &database.url)]).await;
+    let app = TestApp::of_binary(port, &loaded.db);
+    // A page sent with its length, a listing streamed in pieces (no length), an error and a
+    // route of the service's own, each with a query string the log must not show.
+    let small = app.get_rooms("count=7&secret=1", MANAGER).await;
+    let streamed = app
+        .get_rooms("count=0&roomName=Bulk&secret=1", MANAGER)
+        .await;
+    let refused = app.get_rooms("count=7&secret=1", ANONYMOUS).await;
+    let health = app.get("/health?secret=1", ANONYMOUS).await;
+    let length = small.body.len().to_string();
+    assert_eq!(small.header("content-length"), Some(length.as_str()));
+    assert_eq!(streamed.header("content-length"), None);
+    assert_eq!(streamed.header("transfer-encoding"), Some("chunked"));
+    wait_for_line(&log, "\"GET /health\"").await;
+    let lines = log.lock().unwrap().clone();
+    let access: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.split_once(" INFO  actix_web::middleware::logger] "))
+        .map(|(_, line)| line)
+        .collect();
+    let rooms = "\"GET /api/v1/livechat/rooms\"";
+    let expected = [
+        (rooms, &small),
+        (rooms, &streamed),
+        (rooms, &refused),
+        ("\"GET /health\"", &health),
+    ];
+    assert_eq!(access.len(), expected.len(), "{lines:#?}");
+    for (line, (request, reply)) in access.iter().zip(expected) {
+        let (head, millis) = line.rsplit_once(' ').unwrap();
+        let bytes = reply.body.len();
+        assert_eq!(
+            head,
+            format!("127.0.0.1 {request} {} {bytes}", reply.status)
+        );
+        let millis = millis.strip_suffix("ms").unwrap();
+        assert!(millis.parse::<f64>().is_ok_and(|ms| ms >= 0.0), "{line}");
+        assert_eq!(
+            millis.split_once('.').map(|(_, d)| d.len()),
+            Some(6),
+            "{line}"
+        );
+    }
+    assert!(!lines.iter().any(|l| l.contains("secret")), "{lines:#?}");
+}
+
 /// A listing of 1 500 large rooms as `accept`, with the database taken away once the status
 /// line is out: the body must end without its final chunk, and the cut is counted.
 async fn assert_cut_mid_body(accept: &str) {
