@@ -109,6 +109,9 @@ pub struct RoomsBody {
     walk: Option<WalkState>,
     pub sent: u64,
     pub done: bool,
+    /// Until the first piece is out: its calls are bounded by the request's deadline (with every
+    /// call before them), so they take no timer of their own.
+    first_piece: bool,
     _admission: Admission,
 }
 
@@ -138,12 +141,15 @@ impl RoomsBody {
             walk,
             sent: 0,
             done: false,
+            first_piece: true,
             _admission: guard.admission,
         }
     }
 
     /// The next piece of the body: every room that has arrived (waiting for the next batch only
     /// when none has) up to [`FLUSH_BYTES`], and the end of the body once the cursor is done.
+    /// The first piece is awaited within the request's deadline (`livechat_rooms::answer`); the
+    /// later ones bound their own calls.
     pub async fn next_piece(&mut self) -> Result<Bytes, ApiError> {
         // The first piece is often the whole page; later ones are streamed in pieces of about
         // FLUSH_BYTES.
@@ -169,8 +175,12 @@ impl RoomsBody {
                 }
             } else {
                 waited = true;
-                let next = async { Ok::<_, DbError>(self.rooms.next().await) };
-                self.state.db.deadline(next).await?
+                if self.first_piece {
+                    self.rooms.next().await
+                } else {
+                    let next = async { Ok::<_, DbError>(self.rooms.next().await) };
+                    self.state.db.deadline(next).await?
+                }
             };
             let Some(batch) = batch else {
                 self.finish(&mut out).await?;
@@ -197,6 +207,7 @@ impl RoomsBody {
                 break;
             }
         }
+        self.first_piece = false;
         Ok(Bytes::from(out))
     }
 
@@ -221,7 +232,11 @@ impl RoomsBody {
             Some(total) => Some(total),
             None => {
                 let count = repo::count(&self.state.db, &self.listing);
-                Some(self.state.db.deadline(count).await?)
+                Some(if self.first_piece {
+                    count.await?
+                } else {
+                    self.state.db.deadline(count).await?
+                })
             }
         };
         let Some(walk) = &self.walk else {
