@@ -68,7 +68,8 @@ struct Line {
 
 impl Line {
     /// The line's text: built in one buffer, numbers by `itoa`, and handed to the log as one
-    /// string (env_logger scans each piece it is given for line breaks).
+    /// string (env_logger scans each piece it is given for line breaks). The same line by
+    /// `format!` cost 3 k instructions more (callgrind, 0.6 % of a 7-room listing).
     fn text(&self) -> String {
         let mut text = String::with_capacity(64 + self.request.len());
         match self.peer {
