@@ -86,7 +86,7 @@ pub(super) async fn answer(
     // The larger steps are boxed, each in a statement of its own: a future built in the same
     // statement as an `.await` stays in the awaiting future's state until the statement ends,
     // so `Box::pin(step()).await` would hold every step at its full size, side by side (19 KB
-    // for this block, 96 KB for this function, all copied each time a future is moved in).
+    // for this block, 96 KB for this function: memory for every request in flight).
     let work = state.db.deadline(async {
         let check = Box::pin(Guard::check(req, state, ROOMS_PATH, verdict));
         let guard = check.await?;
