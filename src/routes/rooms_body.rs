@@ -153,13 +153,13 @@ impl RoomsBody {
     pub async fn next_piece(&mut self) -> Result<Bytes, ApiError> {
         // The first piece is often the whole page; later ones are streamed in pieces of about
         // FLUSH_BYTES.
-        let capacity = if self.sent == 0 {
+        let capacity = if self.first_piece {
             START_BYTES
         } else {
             FLUSH_BYTES + FLUSH_BYTES / 4
         };
         let mut out = Vec::with_capacity(capacity);
-        if self.sent == 0 {
+        if self.first_piece {
             match self.format {
                 Format::Json => render::page_start(&mut out),
                 Format::Ndjson => {}
