@@ -59,29 +59,39 @@ pub fn hash_token(token: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The permission documents (`{_id, roles}`) of [`PERMISSIONS`], as read.
-pub struct Permissions(Vec<Document>);
+/// The roles each of [`PERMISSIONS`] lists, in that order, read from its document (`{_id, roles}`)
+/// once per read rather than looked up in the documents on every request.
+pub struct Permissions([Vec<String>; PERMISSIONS.len()]);
 
 impl Permissions {
     pub async fn read(db: &Db) -> Result<Self, DbError> {
-        Ok(Permissions(db.permissions(&PERMISSIONS).await?))
+        Ok(Permissions::from_documents(
+            &db.permissions(&PERMISSIONS).await?,
+        ))
     }
 
-    /// What these roles are granted. A missing permission document grants nothing.
-    pub fn grants(&self, roles: &[String]) -> Grants {
-        let granted = |permission: &str| {
-            self.0
+    /// A permission whose document is missing lists no role; so does a `roles` that is not an
+    /// array, and an entry in it that is not a string names none.
+    fn from_documents(documents: &[Document]) -> Self {
+        Permissions(PERMISSIONS.map(|permission| {
+            documents
                 .iter()
                 .filter(|p| p.get_str("_id") == Ok(permission))
                 .filter_map(|p| p.get_array("roles").ok())
                 .flatten()
-                .filter_map(|r| r.as_str())
-                .any(|r| roles.iter().any(|mine| mine == r))
-        };
+                .filter_map(|r| r.as_str().map(str::to_owned))
+                .collect()
+        }))
+    }
+
+    /// What these roles are granted. A missing permission document grants nothing.
+    pub fn grants(&self, roles: &[String]) -> Grants {
+        let [view_all, view_own, bypass] = &self.0;
+        let granted = |listed: &Vec<String>| listed.iter().any(|r| roles.contains(r));
         Grants {
-            view_all_rooms: granted(VIEW_LIVECHAT_ROOMS),
-            view_own_rooms: granted(VIEW_L_ROOM),
-            bypass_rate_limit: granted(BYPASS_RATE_LIMIT),
+            view_all_rooms: granted(view_all),
+            view_own_rooms: granted(view_own),
+            bypass_rate_limit: granted(bypass),
         }
     }
 }
@@ -135,7 +145,7 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn grants(roles: &[&str]) -> Grants {
-        let permissions = Permissions(vec![
+        let permissions = Permissions::from_documents(&[
             doc! {"_id": VIEW_LIVECHAT_ROOMS, "roles": ["admin", "livechat-manager"]},
             doc! {"_id": VIEW_L_ROOM, "roles": ["livechat-agent"]},
             doc! {"_id": BYPASS_RATE_LIMIT, "roles": ["bot"]},
@@ -173,8 +183,24 @@ pub(crate) mod tests {
     #[test]
     fn a_missing_permission_document_grants_nothing() {
         assert_eq!(
-            Permissions(Vec::new()).grants(&["admin".to_owned()]),
+            Permissions::from_documents(&[]).grants(&["admin".to_owned()]),
             Grants::default()
+        );
+    }
+
+    #[test]
+    fn roles_that_are_not_an_array_of_strings_name_no_role() {
+        let permissions = Permissions::from_documents(&[
+            doc! {"_id": VIEW_LIVECHAT_ROOMS, "roles": [1, null, "admin"]},
+            doc! {"_id": VIEW_L_ROOM, "roles": "livechat-agent"},
+        ]);
+        let roles = ["admin".to_owned(), "livechat-agent".to_owned()];
+        assert_eq!(
+            permissions.grants(&roles),
+            Grants {
+                view_all_rooms: true,
+                ..Grants::default()
+            }
         );
     }
 }
