@@ -86,29 +86,29 @@ pub(super) async fn answer(
     // The larger steps are boxed, each in a statement of its own: a future built in the same
     // statement as an `.await` stays in the awaiting future's state until the statement ends,
     // so `Box::pin(step()).await` would hold every step at its full size, side by side (19 KB
-    // for this block, 96 KB for this function: memory for every request in flight).
+    // for this block, 96 KB for this function: memory for every request in flight). Each step
+    // is called inside an `async` block of its own, so its future is built in its box when first
+    // polled; `Box::pin(step())` built it on the stack and copied it in (callgrind: 12 k
+    // instructions of `memcpy` a request).
     let work = state.db.deadline(async {
-        let check = Box::pin(Guard::check(req, state, ROOMS_PATH, verdict));
+        let check = Box::pin(async move { Guard::check(req, state, ROOMS_PATH, verdict).await });
         let guard = check.await?;
         let query = RoomsQuery::from_query_string(req.query_string())?;
         may_list(&guard.user, &guard.grants, &query)?;
-        let listing = Box::pin(listing(state, &guard, query, format));
+        let listing = Box::pin(async { listing(state, &guard, query, format).await });
         let listing = listing.await?;
         let limit = guard.settings.pagination.limit(listing.query.count);
         let indexes = state.indexes().await?;
-        let find = Box::pin(repo::find_page(
-            &state.db,
-            &listing,
-            limit,
-            indexes.as_deref(),
-        ));
+        let find = Box::pin(async {
+            repo::find_page(&state.db, &listing, limit, indexes.as_deref()).await
+        });
         let page = find.await?;
         state.metrics().listing_sort(page.served.label());
         state
             .metrics()
             .listing(format.label(), listing.walk.is_some());
         let mut body = RoomsBody::new(page, state.clone(), listing, limit, format, guard);
-        let first = Box::pin(body.next_piece());
+        let first = Box::pin(async { body.next_piece().await });
         let first = first.await?;
         Ok::<_, ApiError>((body, first))
     });
