@@ -27,9 +27,10 @@ pub async fn answer(
     state: &web::Data<WorkerState>,
     verdict: &mut Option<Verdict>,
 ) -> Result<HttpResponse, ApiError> {
-    // Each boxed step in a statement of its own (see `livechat_rooms::answer`).
+    // Each boxed step in a statement of its own, called inside an `async` block (see
+    // `livechat_rooms::answer`).
     let work = state.db.deadline(async {
-        let check = Box::pin(Guard::check(req, state, ROOMS_PATH, verdict));
+        let check = Box::pin(async move { Guard::check(req, state, ROOMS_PATH, verdict).await });
         let guard = check.await?;
         let query = RoomsQuery::from_query_string(req.query_string())?;
         if query.cursor.is_some() {
@@ -45,8 +46,10 @@ pub async fn answer(
         };
         may_list(&guard.user, &guard.grants, &query)?;
         let credentials = Credentials::from_request(req)?;
-        let open = LiveStream::open(state.clone(), guard, credentials, query, start, fingerprint);
-        Box::pin(open).await
+        let open = Box::pin(async move {
+            LiveStream::open(state.clone(), guard, credentials, query, start, fingerprint).await
+        });
+        open.await
     });
     let stream = work.await?;
     let body = futures::stream::unfold(stream, |mut stream| async move {

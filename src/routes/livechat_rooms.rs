@@ -76,7 +76,7 @@ pub(super) async fn answer(
         Wanted::Rooms(format) => format,
         Wanted::Live => {
             // In a statement of its own, for the reason given below.
-            let live = Box::pin(super::live::answer(req, state, verdict));
+            let live = Box::pin(async move { super::live::answer(req, state, verdict).await });
             return live.await;
         }
     };
