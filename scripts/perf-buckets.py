@@ -86,8 +86,8 @@ def main(service_path, floor_path):
     if not total:
         sys.exit("no samples in " + floor_path)
     rows = sorted(set(service) | set(floor), key=lambda b: floor[b] - service[b])
-    print(f"| where | service | floor | difference, % of the floor |")
-    print(f"| --- | --- | --- | --- |")
+    print("| where | service | floor | difference, % of the floor |")
+    print("| --- | --- | --- | --- |")
     for name in rows:
         share = 100 * (service[name] - floor[name]) / total
         print(f"| {name} | {service[name]} | {floor[name]} | {share:.1f} |")
